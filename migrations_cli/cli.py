@@ -1,0 +1,145 @@
+"""The `migrate` command: settings, plugins, the Typer app, and the one error boundary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.context import MigrationsContext
+from migrations_cli.errors import MigrationsError, describe
+from migrations_cli.plugin_manager import (
+    MigrationsPluginManager,
+    build_plugin_manager,
+    register_all_commands,
+)
+from migrations_cli.settings import Settings, load_settings
+
+PROG_NAME = "migrate"
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options main() must know before Click parses anything: they decide which .env is
+    read and so which plugins, and so which commands, exist."""
+
+    env_file: str | None = None
+    database_url: str | None = None
+    verbose: bool = False
+
+    @classmethod
+    def parse(cls, args: Sequence[str]) -> GlobalOptions:
+        """Read the options placed before the command name, as Click will."""
+        values: dict[str, str | None] = {}
+        verbose = False
+        position = 0
+        while position < len(args) and args[position].startswith("-"):
+            name, has_value, value = args[position].partition("=")
+            if name in ("--env-file", "--database-url"):
+                if not has_value:
+                    position += 1
+                    value = args[position] if position < len(args) else ""
+                values[name.lstrip("-").replace("-", "_")] = value or None
+            elif name in ("--verbose", "-v"):
+                verbose = True
+            position += 1
+        return cls(**values, verbose=verbose)
+
+
+def global_options(
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="The .env file to read. Default: the nearest .env from here upward.",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Use this database instead of DATABASE_URL."),
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show Alembic's log and the traceback of errors."),
+    ] = False,
+) -> None:
+    """Run Alembic migrations with settings from .env.
+
+    Every command is a plugin: add your own through the `migrations_cli` entry point or
+    MIGRATIONS_PLUGINS.
+    """
+    # The values were read by GlobalOptions.parse before the plugins loaded; they are
+    # declared here so that Click accepts them and --help lists them.
+
+
+def build_app(manager: MigrationsPluginManager) -> typer.Typer:
+    app = typer.Typer(
+        name=PROG_NAME,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(global_options)
+    register_all_commands(manager, app)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    options = GlobalOptions.parse(args)
+    try:
+        settings = load_settings(options.env_file, overrides={"DATABASE_URL": options.database_url})
+    except MigrationsError as error:
+        output.error(str(error))
+        return error.exit_code
+    with output.redacted_output(settings.secrets()):
+        return _run(args, settings, options.verbose)
+
+
+def _run(args: list[str], settings: Settings, verbose: bool) -> int:
+    _configure_logging(verbose)
+    if str(settings.project_dir) not in sys.path:
+        sys.path.insert(0, str(settings.project_dir))  # the models and local plugins
+    try:
+        manager = build_plugin_manager(settings)
+        app = build_app(manager)
+        for failure in manager.failures:
+            output.warn(str(failure))
+        command = typer.main.get_command(app)
+        command.main(
+            args=args,
+            prog_name=PROG_NAME,
+            obj=MigrationsContext(settings=settings, plugins=manager),
+        )
+    except SystemExit as exit_:
+        return _exit_code(exit_)
+    except Exception as error:
+        if verbose:
+            traceback.print_exception(error)
+        output.error(describe(error))
+        return error.exit_code if isinstance(error, MigrationsError) else 1
+    return 0
+
+
+def _exit_code(exit_: SystemExit) -> int:
+    if exit_.code is None:
+        return 0
+    return exit_.code if isinstance(exit_.code, int) else 1
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Alembic logs each step at INFO; show that with --verbose, otherwise warnings only."""
+    logger = logging.getLogger("alembic")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s [%(name)s] %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False

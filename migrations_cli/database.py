@@ -1,0 +1,46 @@
+"""Engines and connections, with the failures a user can fix turned into one-line errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from migrations_cli.errors import DatabaseError, SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from migrations_cli.settings import Settings
+
+
+def create_engine(settings: Settings) -> Engine:
+    """An engine without a pool: a migration run opens one connection and is done."""
+    import sqlalchemy
+    from sqlalchemy import exc
+    from sqlalchemy.pool import NullPool
+
+    url = settings.require_database_url()
+    try:
+        return sqlalchemy.create_engine(url, poolclass=NullPool)
+    except exc.NoSuchModuleError:
+        scheme = url.split(":", 1)[0]
+        raise SettingsError(f"DATABASE_URL names an unknown database dialect {scheme!r}") from None
+    except exc.ArgumentError:
+        raise SettingsError(
+            f"DATABASE_URL is not a database URL: {settings.masked_url()!r} "
+            "(expected dialect+driver://user:password@host/database)"
+        ) from None
+    except ModuleNotFoundError as error:
+        raise SettingsError(
+            f"the database driver for {settings.masked_url().split(':', 1)[0]} is not "
+            f"installed ({error})"
+        ) from None
+
+
+def connect(engine: Engine, settings: Settings) -> Connection:
+    from sqlalchemy import exc
+
+    try:
+        return engine.connect()
+    except exc.DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise DatabaseError(f"cannot connect to {settings.masked_url()}: {reason}") from None

@@ -1,0 +1,197 @@
+"""What alembic/env.py runs, under `migrate` and under plain `alembic` alike.
+
+Under `migrate`, the settings and the plugin hooks arrive in ``Config.attributes`` from the
+Config factory; under plain `alembic` they are read from `.env` here. Either way the same
+options apply: NullPool, batch mode on SQLite, type comparison, one transaction per
+migration, plugin filters for autogenerate, and no file for an autogenerate that found
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY
+from migrations_cli.database import connect, create_engine
+from migrations_cli.errors import MigrationsError, PluginError, describe
+from migrations_cli.metadata import load_metadata
+from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
+from migrations_cli.plugin_manager import build_plugin_manager, call_hook
+from migrations_cli.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import pluggy
+    from alembic.config import Config
+    from alembic.operations.ops import MigrationScript
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from sqlalchemy.engine import Connection
+
+
+def run_migrations() -> None:
+    """The body of env.py."""
+    from alembic import context
+
+    config = context.config
+    if SETTINGS_KEY in config.attributes:
+        _run(context, config, config.attributes[SETTINGS_KEY], config.attributes[HOOK_KEY])
+        return
+    # Plain `alembic`: report our errors the way Alembic reports its own ("FAILED: ...").
+    from alembic.util import CommandError
+
+    try:
+        settings = _settings_for_plain_alembic(config)
+        _run(context, config, settings, build_plugin_manager(settings).hook)
+    except MigrationsError as error:
+        raise CommandError(str(error)) from error
+
+
+def _run(
+    context: EnvironmentContext, config: Config, settings: Settings, hook: pluggy.HookRelay
+) -> None:
+    options: dict[str, Any] = {
+        "target_metadata": load_metadata(settings.metadata) if settings.metadata else None,
+        "compare_type": True,
+        "transaction_per_migration": True,
+        "include_object": _include_object(hook),
+        "process_revision_directives": _process_revision_directives(hook, _is_autogenerate(config)),
+    }
+    if context.is_offline_mode():
+        context.configure(
+            url=settings.require_database_url(),
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+            **options,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    shared: Connection | None = config.attributes.get("connection")
+    if shared is not None:  # Alembic's documented way to hand env.py a connection
+        _run_online(context, config, shared, options, hook)
+        return
+    engine = create_engine(settings)
+    try:
+        with connect(engine, settings) as connection:
+            _run_online(context, config, connection, options, hook)
+    finally:
+        engine.dispose()
+
+
+def _run_online(
+    context: EnvironmentContext,
+    config: Config,
+    connection: Connection,
+    options: dict[str, Any],
+    hook: pluggy.HookRelay,
+) -> None:
+    run: MigrationRun | None = config.attributes.get(RUN_KEY)
+    owns_transaction = not connection.in_transaction()
+    context.configure(
+        connection=connection,
+        render_as_batch=connection.dialect.name == "sqlite",
+        on_version_apply=[_recorder(run)] if run else [],
+        **options,
+    )
+    if run is not None:
+        run.previous = run.current = tuple(context.get_context().get_current_heads())
+        if owns_transaction and connection.in_transaction():
+            # Reading the version table began a transaction. Left open, Alembic would take it
+            # for the caller's and never commit the migrations.
+            connection.rollback()
+        call_hook(
+            hook.before_migrate,
+            config=config,
+            direction=run.direction,
+            current=run.previous,
+            target=run.target,
+        )
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    except Exception as error:
+        from alembic.util import CommandError
+
+        if run is None or isinstance(error, CommandError):
+            raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
+        raise MigrationsError(
+            f"{run.direction} stopped: {describe(error)} (the database is at "
+            f"{describe_revisions(run.current)}; {len(run.revisions)} revision(s) "
+            f"{'applied' if run.direction == 'upgrade' else 'reverted'} before the failure)"
+        ) from error
+    if run is not None:
+        try:
+            call_hook(
+                hook.after_migrate,
+                config=config,
+                direction=run.direction,
+                previous=run.previous,
+                current=run.current,
+                revisions=tuple(run.revisions),
+            )
+        except PluginError as error:
+            raise PluginError(
+                f"{error} (the {run.direction} itself completed: the database is at "
+                f"{describe_revisions(run.current)})"
+            ) from error
+
+
+def _recorder(run: MigrationRun) -> Callable[..., None]:
+    def on_version_apply(
+        ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
+    ) -> None:
+        revision = step.up_revision
+        run.record(
+            step.up_revision_id or "", revision.doc if revision else None, tuple(sorted(heads))
+        )
+
+    return on_version_apply
+
+
+def _include_object(hook: pluggy.HookRelay) -> Callable[..., bool]:
+    def include_object(
+        object: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        answers = call_hook(
+            hook.include_object,
+            object=object,
+            name=name,
+            type_=type_,
+            reflected=reflected,
+            compare_to=compare_to,
+        )
+        return False not in answers
+
+    return include_object
+
+
+def _process_revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> Callable[..., None]:
+    def process_revision_directives(
+        context: MigrationContext, revision: tuple[str, ...], directives: list[MigrationScript]
+    ) -> None:
+        call_hook(
+            hook.process_revision_directives,
+            context=context,
+            revision=revision,
+            directives=directives,
+        )
+        if autogenerate and all(
+            ops.is_empty() for script in directives for ops in script.upgrade_ops_list
+        ):
+            directives[:] = []  # nothing changed: write no file
+
+    return process_revision_directives
+
+
+def _is_autogenerate(config: Config) -> bool:
+    return bool(
+        config.attributes.get(AUTOGENERATE_KEY) or getattr(config.cmd_opts, "autogenerate", False)
+    )
+
+
+def _settings_for_plain_alembic(config: Config) -> Settings:
+    """Settings from the `.env` nearest the alembic.ini or pyproject.toml in use."""
+    source = config.toml_file_name or config.config_file_name
+    return load_settings(start=Path(source).resolve().parent if source else None)

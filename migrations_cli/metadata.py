@@ -1,0 +1,43 @@
+"""Find the models' MetaData from the MIGRATIONS_METADATA import path."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from migrations_cli.errors import SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+
+def load_metadata(path: str) -> MetaData | list[MetaData]:
+    """Import ``package.module:attribute.path`` and check it is MetaData (or a list of them)."""
+    from sqlalchemy import MetaData
+
+    module_name, _, attribute_path = path.partition(":")
+    try:
+        found: object = importlib.import_module(module_name)
+    except Exception as error:
+        raise SettingsError(
+            f"MIGRATIONS_METADATA={path!r}: importing {module_name} failed: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    for attribute in attribute_path.split("."):
+        try:
+            found = getattr(found, attribute)
+        except AttributeError:
+            raise SettingsError(
+                f"MIGRATIONS_METADATA={path!r}: {module_name} has no attribute {attribute_path}"
+            ) from None
+    if isinstance(found, MetaData):
+        return found
+    if (
+        isinstance(found, (list, tuple))
+        and found
+        and all(isinstance(item, MetaData) for item in found)
+    ):
+        return list(found)
+    raise SettingsError(
+        f"MIGRATIONS_METADATA={path!r} is a {type(found).__name__}, not a SQLAlchemy MetaData"
+    )

@@ -1,0 +1,134 @@
+"""Build the plugin manager: built-ins, then installed entry points, then MIGRATIONS_PLUGINS.
+
+Each plugin loads inside its own ``try``: a plugin that fails to import or register becomes a
+recorded failure (shown as a warning) and the rest of the CLI keeps working. There is no
+module-level manager; every run and every test builds its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from migrations_cli import hookspecs
+from migrations_cli.errors import PluginError
+
+if TYPE_CHECKING:
+    import typer
+
+    from migrations_cli.settings import Settings
+
+ENTRY_POINT_GROUP = "migrations_cli"
+DEFAULT_PLUGINS: tuple[str, ...] = tuple(
+    f"migrations_cli.plugins.{name}"
+    for name in ("upgrade", "downgrade", "create", "merge", "heads")
+)
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that was skipped, and why."""
+
+    name: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.name!r} was not loaded: {self.error}"
+
+
+class MigrationsPluginManager(pluggy.PluginManager):
+    """pluggy's manager with our hook specifications and a record of plugins that failed."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+
+    def load(self, name: str, loader: Callable[[], Any]) -> None:
+        """Import a plugin with `loader` and register it as `name`, recording any failure."""
+        try:
+            plugin = loader()
+            if not self.is_registered(plugin):
+                self.register(plugin, name=name)
+        except Exception as error:
+            self.failures.append(PluginFailure(name, f"{type(error).__name__}: {error}"))
+
+
+def build_plugin_manager(settings: Settings) -> MigrationsPluginManager:
+    manager = MigrationsPluginManager()
+    for module in DEFAULT_PLUGINS:
+        manager.load(module, _importer(module))
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        manager.load(entry_point.name, entry_point.load)
+    for module in settings.plugins:
+        manager.load(module, _importer(module))
+    return manager
+
+
+def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) -> None:
+    """Call each plugin's ``register_commands`` on its own, so one failure stays contained.
+
+    A plugin whose hook raises has its half-registered commands removed and is unregistered;
+    two plugins registering the same command name is an error naming both.
+    """
+    from typer.main import get_command_name
+
+    owners: dict[str, str] = {}
+    for impl in manager.hook.register_commands.get_hookimpls():
+        commands_before = len(app.registered_commands)
+        groups_before = len(app.registered_groups)
+        try:
+            impl.function(**{arg: app for arg in impl.argnames})
+        except Exception as error:
+            del app.registered_commands[commands_before:]
+            del app.registered_groups[groups_before:]
+            manager.unregister(impl.plugin)
+            manager.failures.append(
+                PluginFailure(impl.plugin_name, f"register_commands raised {error!r}")
+            )
+            continue
+        names = [
+            info.name or get_command_name(info.callback.__name__)
+            for info in app.registered_commands[commands_before:]
+            if info.callback is not None
+        ] + [info.name for info in app.registered_groups[groups_before:] if info.name]
+        for name in names:
+            if name in owners:
+                raise PluginError(
+                    f"command {name!r} is registered by two plugins: "
+                    f"{owners[name]!r} and {impl.plugin_name!r}; remove one of them"
+                )
+            owners[name] = impl.plugin_name
+
+
+def _importer(module: str) -> Callable[[], ModuleType]:
+    return lambda: importlib.import_module(module)
+
+
+def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
+    """Call a hook; an exception from a plugin becomes a PluginError that names the plugin."""
+    try:
+        return caller(**kwargs)
+    except Exception as error:
+        plugin = _raising_plugin(caller, error)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise PluginError(
+            f"plugin {plugin!r} failed in {caller.name}: {type(error).__name__}: {reason}"
+        ) from error
+
+
+def _raising_plugin(caller: pluggy.HookCaller, error: BaseException) -> str:
+    """The plugin whose hook function appears in the traceback of `error`."""
+    owners = {impl.function.__code__: impl.plugin_name for impl in caller.get_hookimpls()}
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code in owners:
+            return owners[frame.tb_frame.f_code]
+        frame = frame.tb_next
+    return "unknown"

@@ -1,0 +1,165 @@
+"""Settings from command-line flags, over the process environment, over `.env`, over defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from migrations_cli.errors import SettingsError
+
+ENV_FILE_NAME = ".env"
+DEFAULT_MIGRATIONS_DIR = "alembic"
+
+_METADATA_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+# sqlite:///relative/path.db (three slashes, then no fourth): a path relative to the process.
+_RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)(?!file:)([^?]+)(.*)$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about the project, read once per run."""
+
+    database_url: str | None
+    migrations_dir: Path
+    metadata: str | None
+    plugins: tuple[str, ...]
+    env_file: Path | None
+    project_dir: Path
+
+    def require_database_url(self) -> str:
+        """The URL, or an error that says where it was looked for."""
+        if self.database_url:
+            return self.database_url
+        where = f"{self.env_file} or " if self.env_file else "a .env file or "
+        raise SettingsError(f"DATABASE_URL is not set: add it to {where}the environment")
+
+    def masked_url(self) -> str:
+        """The database URL with its password replaced, safe to print."""
+        return mask_password(self.database_url or "")
+
+    def secrets(self) -> frozenset[str]:
+        """Strings that must never be printed: the password as written and as decoded."""
+        password = _password(self.database_url or "")
+        return frozenset(s for s in (password, unquote(password)) if s)
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = None,
+    *,
+    overrides: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    start: Path | None = None,
+) -> Settings:
+    """Read settings; `overrides` are command-line values and win over everything else.
+
+    Without `env_file`, the nearest `.env` from `start` (the working directory) upward is
+    used, if any. Relative paths resolve against the folder holding the `.env` file.
+    """
+    environ = os.environ if environ is None else environ
+    start = (start or Path.cwd()).resolve()
+    if env_file is not None:
+        path = Path(env_file).expanduser().resolve()
+        if not path.is_file():
+            raise SettingsError(f"--env-file {env_file}: no such file")
+    else:
+        path = find_env_file(start)
+    file_values = read_env_file(path) if path else {}
+    project_dir = path.parent if path else start
+
+    def value(key: str) -> str | None:
+        for source in (overrides or {}, environ, file_values):
+            found = source.get(key)
+            if found:
+                return found.strip()
+        return None
+
+    return Settings(
+        database_url=_absolute_sqlite_path(value("DATABASE_URL"), project_dir),
+        migrations_dir=project_dir / (value("MIGRATIONS_DIR") or DEFAULT_MIGRATIONS_DIR),
+        metadata=_checked_metadata_path(value("MIGRATIONS_METADATA")),
+        plugins=_checked_plugin_list(value("MIGRATIONS_PLUGINS")),
+        env_file=path,
+        project_dir=project_dir,
+    )
+
+
+def find_env_file(start: Path) -> Path | None:
+    """The nearest `.env` in `start` or one of its parents."""
+    for folder in (start, *start.parents):
+        candidate = folder / ENV_FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The key/value pairs of a `.env` file; a line python-dotenv cannot parse is an error.
+
+    python-dotenv only logs such lines and skips them, which would silently drop a setting.
+    The message gives the line number but never the line: it may hold a password.
+    """
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for binding in parse_stream(stream):
+                if binding.error:
+                    raise SettingsError(f"{path}: line {binding.original.line} is not KEY=value")
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot read ({error.strerror})") from None
+    return {key: val for key, val in dotenv_values(path).items() if val is not None}
+
+
+def mask_password(url: str) -> str:
+    password = _password(url)
+    if not password:
+        return url
+    parts = urlsplit(url)
+    user_info, _, host = parts.netloc.rpartition("@")
+    user = user_info.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def _password(url: str) -> str:
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
+def _absolute_sqlite_path(url: str | None, project_dir: Path) -> str | None:
+    """Anchor a relative SQLite file at the project, so every working directory finds it."""
+    if url is None:
+        return None
+    match = _RELATIVE_SQLITE.match(url)
+    if not match:
+        return url
+    prefix, database, query = match.groups()
+    return f"{prefix}{(project_dir / database).as_posix()}{query}"
+
+
+def _checked_metadata_path(path: str | None) -> str | None:
+    if path is not None and not _METADATA_PATH.match(path):
+        raise SettingsError(
+            f"MIGRATIONS_METADATA={path!r} must look like 'package.module:attribute', "
+            "e.g. 'app.models:Base.metadata'"
+        )
+    return path
+
+
+def _checked_plugin_list(names: str | None) -> tuple[str, ...]:
+    plugins = tuple(name.strip() for name in (names or "").split(",") if name.strip())
+    for name in plugins:
+        if not _MODULE_PATH.match(name):
+            raise SettingsError(
+                f"MIGRATIONS_PLUGINS: {name!r} is not a module name (comma-separated modules)"
+            )
+    return plugins

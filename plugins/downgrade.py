@@ -1,0 +1,40 @@
+"""`migrate downgrade`: revert migrations, one step by default."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.context import get_context
+from migrations_cli.errors import MigrationsError
+from migrations_cli.hookspecs import hookimpl
+from migrations_cli.migration_run import run_migration
+
+
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[
+        str,
+        typer.Argument(help="-N for N steps back, a revision id or unique prefix, or base."),
+    ] = "-1",
+) -> None:
+    """Downgrade the database to REVISION (default: one step back)."""
+    context = get_context(ctx)
+    try:
+        run = run_migration(context, "downgrade", revision)
+    except Exception as error:
+        # Alembic's wording for "-N" past the first revision does not say what is wrong.
+        if revision.startswith("-") and "didn't produce" in str(error):
+            raise MigrationsError(
+                f"cannot downgrade {revision}: that is below base (fewer revisions are "
+                "applied); use `migrate downgrade base` to revert everything"
+            ) from error
+        raise
+    output.result(run.summary())
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Migrate")(downgrade)

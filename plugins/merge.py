@@ -1,0 +1,46 @@
+"""`migrate merge`: join several heads into one revision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.context import get_context
+from migrations_cli.hookspecs import hookimpl
+from migrations_cli.revisions import announce_revision, checked_message
+
+
+def merge(
+    ctx: typer.Context,
+    revisions: Annotated[
+        list[str] | None,
+        typer.Argument(help="The revisions to merge (ids or prefixes). Default: every head."),
+    ] = None,
+    message: Annotated[
+        str, typer.Option("--message", "-m", help="The merge revision's message.")
+    ] = "merge heads",
+) -> None:
+    """Merge heads into one revision (default: all current heads)."""
+    from alembic import command
+
+    message = checked_message(message)
+    context = get_context(ctx)
+    if not revisions:
+        revisions = [script.revision for script in context.script.get_revisions("heads")]
+        if len(revisions) < 2:
+            output.info(f"Only one head ({', '.join(revisions) or 'none'}): nothing to merge.")
+            return
+    elif len(revisions) < 2:
+        raise typer.BadParameter(
+            "give two or more revisions, or none to merge every head", param_hint="REVISIONS"
+        )
+    script = command.merge(context.alembic_config, revisions, message=message)
+    if script is not None:
+        announce_revision(context, script, message)
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Revisions")(merge)
