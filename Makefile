@@ -1,0 +1,43 @@
+# Day-to-day targets; `make migrate` then `make test` is all a fresh clone needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+MIGRATE := $(BIN)/migrate
+
+.PHONY: install migrate migration downgrade heads merge test lint
+
+# Creates the virtualenv and installs the project with its test and driver extras.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+.env:
+	cp .env.example .env
+	@echo "Created .env from .env.example: review DATABASE_URL before migrating a real database."
+
+migrate: install .env
+	$(MIGRATE) upgrade
+
+migration: install .env
+	@test -n "$(m)" || { echo 'usage: make migration m="Add email field to users"' >&2; exit 2; }
+	$(MIGRATE) create "$(m)"
+
+downgrade: install .env
+	$(MIGRATE) downgrade
+
+heads: install .env
+	$(MIGRATE) heads
+
+merge: install .env
+	$(MIGRATE) merge $(if $(m),-m "$(m)")
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint
+	$(BIN)/python -m pytest
