@@ -33,6 +33,11 @@ def describe(error: BaseException) -> str:
         return str(error)
     alembic_util = sys.modules.get("alembic.util")
     if alembic_util is not None and isinstance(error, alembic_util.CommandError):
+        # Alembic replaces "Multiple revisions start with 'ab'" by a generic "Can't locate
+        # revision"; the specific message survives as the cause.
+        revision = sys.modules.get("alembic.script.revision")
+        if revision is not None and isinstance(error.__cause__, revision.ResolutionError):
+            return _first_line(str(error.__cause__))
         return _first_line(str(error))
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     if sqlalchemy_exc is not None and isinstance(error, sqlalchemy_exc.DBAPIError):

@@ -37,4 +37,7 @@ def downgrade(
 
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
-    app.command(rich_help_panel="Migrate")(downgrade)
+    # `migrate downgrade -2` is a revision argument, not an unknown option.
+    app.command(rich_help_panel="Migrate", context_settings={"ignore_unknown_options": True})(
+        downgrade
+    )

@@ -1,0 +1,156 @@
+"""Fixtures: every test builds its own project (.env, alembic/, models) in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from migrations_cli.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MIGRATE_SCRIPT = Path(sys.executable).with_name("migrate")
+
+# Settings a developer's shell may export; no test may depend on them.
+SETTING_NAMES = ("DATABASE_URL", "MIGRATIONS_DIR", "MIGRATIONS_METADATA", "MIGRATIONS_PLUGINS")
+
+MODELS_V1 = """
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+metadata = MetaData()
+Table("users", metadata, Column("id", Integer, primary_key=True), Column("name", String(50)))
+"""
+
+MODELS_V2 = MODELS_V1 + """
+Table("teams", metadata, Column("id", Integer, primary_key=True), Column("title", String(80)))
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Project:
+    """A throwaway project: .env, alembic/ (the repository's env.py and template), models.py."""
+
+    root: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "db.sqlite"
+
+    @property
+    def versions(self) -> Path:
+        return self.root / "alembic" / "versions"
+
+    def write_env(self, **values: str) -> None:
+        lines = [f"{key}={value}" for key, value in values.items()]
+        (self.root / ".env").write_text("\n".join(lines) + "\n")
+
+    def write(self, relative: str, source: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    def revision_files(self) -> list[Path]:
+        return sorted(self.versions.glob("*.py"))
+
+    def tables(self) -> set[str]:
+        with sqlite3.connect(self.db_path) as connection:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {name for (name,) in rows} - {"alembic_version"}
+
+    def versions_in_db(self) -> set[str]:
+        if not self.db_path.exists():
+            return set()
+        with sqlite3.connect(self.db_path) as connection:
+            try:
+                rows = connection.execute("SELECT version_num FROM alembic_version")
+            except sqlite3.OperationalError:
+                return set()
+            return {version for (version,) in rows}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    root = tmp_path / "project"
+    (root / "alembic" / "versions").mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        shutil.copy(REPO_ROOT / "alembic" / name, root / "alembic" / name)
+    created = Project(root)
+    created.write("models.py", MODELS_V1)
+    created.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_METADATA="models:metadata")
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(root)
+    return created
+
+
+@pytest.fixture
+def migrate(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., Result]]:
+    """Run `migrate ARGS...` in this process, as the console script would, from the project.
+
+    Modules imported from the project (models, local plugins) are forgotten after each run,
+    so a test that edits them sees the edit on the next run, as a new process would.
+    """
+    saved_path = list(sys.path)
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            exit_code = main(list(args))
+        finally:
+            sys.path[:] = saved_path
+            _forget_modules_under(project.root)
+        captured = capsys.readouterr()
+        return Result(exit_code, captured.out, captured.err)
+
+    yield run
+
+
+@pytest.fixture
+def migrate_console(project: Project) -> Callable[..., Result]:
+    """Run the installed `migrate` console script in a subprocess, from the project."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+        return run_process([str(MIGRATE_SCRIPT), *args], cwd=cwd or project.root, env=env)
+
+    return run
+
+
+def run_process(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> Result:
+    """A subprocess with the developer's settings removed from its environment."""
+    environment = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    environment.update(env or {})
+    completed = subprocess.run(
+        command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+def _forget_modules_under(root: Path) -> None:
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if location and Path(location).resolve().is_relative_to(root.resolve()):
+            del sys.modules[name]

@@ -1,0 +1,219 @@
+"""Bad input: one clear line on stderr, exit 1 (2 for usage), no traceback, no password."""
+
+from __future__ import annotations
+
+import pytest
+
+PASSWORD = "Pw-MARKER-7c1e"  # unique, so any leak is found by a plain substring search
+
+REVISION = '''
+"""{message}"""
+from alembic import op
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    {upgrade}
+
+
+def downgrade():
+    pass
+'''
+
+
+def write_revision(project, revision, down=None, upgrade="pass", message="hand written"):
+    project.write(
+        f"alembic/versions/{revision}_{message.replace(' ', '_')}.py",
+        REVISION.format(revision=revision, down=down, upgrade=upgrade, message=message),
+    )
+
+
+def assert_one_line_error(result, *fragments, exit_code=1):
+    assert result.exit_code == exit_code, result.output
+    assert "Traceback" not in result.output
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    for fragment in fragments:
+        assert fragment in line
+
+
+def test_unknown_revision(project, migrate):
+    write_revision(project, "aaaa11111111")
+
+    result = migrate("upgrade", "zzz")
+
+    assert_one_line_error(result, "No such revision or branch 'zzz'")
+    assert project.versions_in_db() == set()
+
+
+def test_ambiguous_revision_prefix(project, migrate):
+    write_revision(project, "abc111111111")
+    write_revision(project, "abc222222222", down="abc111111111")
+
+    result = migrate("upgrade", "abc")
+
+    assert_one_line_error(result, "Multiple revisions start with 'abc'")
+    assert project.versions_in_db() == set()
+
+
+def test_missing_database_url(project, migrate):
+    project.write_env(MIGRATIONS_METADATA="models:metadata")
+    write_revision(project, "aaaa11111111")
+
+    result = migrate("upgrade")
+
+    assert_one_line_error(result, "DATABASE_URL is not set", str(project.root / ".env"))
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "DATABASE_URL is not a database URL"),
+        ("nosuchdb://host/db", "unknown database dialect 'nosuchdb'"),
+    ],
+)
+def test_malformed_database_url(project, migrate, url, message):
+    write_revision(project, "aaaa11111111")
+
+    result = migrate("--database-url", url, "upgrade")
+
+    assert_one_line_error(result, message)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/app",
+        f"mysql+pymysql://app:{PASSWORD}@127.0.0.1:1/app",
+    ],
+)
+@pytest.mark.parametrize("verbose", [[], ["--verbose"]])
+def test_unreachable_database_never_shows_the_password(project, migrate, url, verbose):
+    write_revision(project, "aaaa11111111")
+
+    result = migrate(*verbose, "--database-url", url, "upgrade")
+
+    assert result.exit_code == 1
+    assert PASSWORD not in result.output
+    assert "error: cannot connect to" in result.stderr
+    assert "app:***@127.0.0.1:1/app" in result.stderr
+    assert ("Traceback" in result.stderr) == bool(verbose)
+
+
+def test_password_is_masked_even_when_a_plugin_prints_it(project, migrate):
+    project.write(
+        "leaky_plugin.py",
+        """
+        import typer
+        from migrations_cli.context import get_context
+        from migrations_cli.hookspecs import hookimpl
+
+        def leak(ctx: typer.Context) -> None:
+            url = get_context(ctx).settings.database_url
+            print(url)
+            raise RuntimeError(f"could not use {url}")
+
+        @hookimpl
+        def register_commands(app):
+            app.command()(leak)
+        """,
+    )
+    project.write_env(
+        DATABASE_URL=f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/app",
+        MIGRATIONS_PLUGINS="leaky_plugin",
+    )
+
+    result = migrate("--verbose", "leak")
+
+    assert result.exit_code == 1
+    assert PASSWORD not in result.output
+    assert "postgresql+psycopg://app:***@127.0.0.1:1/app" in result.stdout
+
+
+def test_metadata_that_does_not_import(project, migrate):
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_METADATA="app_models:Base")
+
+    result = migrate("create", "Add users")
+
+    assert_one_line_error(
+        result, "MIGRATIONS_METADATA='app_models:Base'", "No module named 'app_models'"
+    )
+    assert project.revision_files() == []
+
+
+def test_metadata_attribute_that_is_not_metadata(project, migrate):
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_METADATA="models:Table")
+
+    result = migrate("create", "Add users")
+
+    assert_one_line_error(result, "not a SQLAlchemy MetaData")
+
+
+def test_env_file_with_a_syntax_error(project, migrate):
+    (project.root / ".env").write_text(
+        f'DATABASE_URL=sqlite:///db.sqlite\nSECRET="{PASSWORD}\nOTHER=1 2\n'
+    )
+
+    result = migrate("heads")
+
+    assert_one_line_error(result, str(project.root / ".env"), "line 2")
+    assert PASSWORD not in result.output
+
+
+def test_empty_message_is_a_usage_error(project, migrate):
+    result = migrate("create", "   ")
+
+    assert result.exit_code == 2
+    assert "the message must not be empty" in result.stderr
+    assert project.revision_files() == []
+
+
+def test_downgrade_below_base(project, migrate):
+    write_revision(project, "aaaa11111111")
+    migrate("upgrade")
+
+    result = migrate("downgrade", "-2")
+
+    assert_one_line_error(result, "cannot downgrade -2", "below base")
+    assert project.versions_in_db() == {"aaaa11111111"}
+
+
+def test_missing_migrations_folder(project, migrate):
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_DIR="migrations")
+
+    result = migrate("heads")
+
+    assert_one_line_error(result, "migrations folder", "migrations does not exist")
+
+
+def test_failing_migration_names_the_state_left_behind(project, migrate):
+    write_revision(project, "aaaa11111111", upgrade="op.execute('CREATE TABLE good (id INT)')")
+    write_revision(
+        project, "bbbb22222222", down="aaaa11111111", upgrade="op.execute('SELECT * FROM nope')"
+    )
+
+    result = migrate("upgrade")
+
+    assert_one_line_error(
+        result, "upgrade stopped", "no such table: nope", "the database is at aaaa11111111"
+    )
+    assert project.versions_in_db() == {"aaaa11111111"}
+    assert project.tables() == {"good"}
+
+
+def test_verbose_shows_the_traceback(project, migrate):
+    result = migrate("--verbose", "upgrade", "zzz")
+
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("error: ")
+
+
+def test_unknown_command_is_a_usage_error(project, migrate):
+    result = migrate("upgrayedd")
+
+    assert result.exit_code == 2
+    assert "No such command" in result.stderr
