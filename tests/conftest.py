@@ -29,9 +29,12 @@ metadata = MetaData()
 Table("users", metadata, Column("id", Integer, primary_key=True), Column("name", String(50)))
 """
 
-MODELS_V2 = MODELS_V1 + """
+MODELS_V2 = (
+    MODELS_V1
+    + """
 Table("teams", metadata, Column("id", Integer, primary_key=True), Column("title", String(80)))
 """
+)
 
 
 @dataclass(frozen=True)

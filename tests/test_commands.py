@@ -135,7 +135,7 @@ def test_upgrade_accepts_relative_steps_ids_and_unique_prefixes(project, migrate
 
 
 def test_downgrade_accepts_steps_revisions_and_base(project, migrate):
-    one, two, three = _three_revisions(migrate, project)
+    one, two, _ = _three_revisions(migrate, project)
     migrate("upgrade")
 
     assert migrate("downgrade", "-2").exit_code == 0
@@ -178,8 +178,12 @@ def _two_heads(project, migrate) -> tuple[str, str]:
         # Point each new revision at the base, as a parallel branch would.
         [new] = [p for p in project.revision_files() if message in p.name]
         new.write_text(
-            re.sub(r"^down_revision(.*)= .*$", rf"down_revision\1= {base!r}", new.read_text(),
-                   flags=re.M)
+            re.sub(
+                r"^down_revision(.*)= .*$",
+                rf"down_revision\1= {base!r}",
+                new.read_text(),
+                flags=re.M,
+            )
         )
     left = revision_of(next(p for p in project.revision_files() if "left" in p.name))
     right = revision_of(next(p for p in project.revision_files() if "right" in p.name))

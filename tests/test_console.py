@@ -1,0 +1,128 @@
+"""What a user really runs: the console script, `python -m`, migrate.py, and plain alembic."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from conftest import MODELS_V2, REPO_ROOT, run_process
+
+ALEMBIC_SCRIPT = str(Path(sys.executable).with_name("alembic"))
+
+PYPROJECT_WITH_ALEMBIC = """
+[tool.alembic]
+script_location = "%(here)s/alembic"
+file_template = "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s"
+prepend_sys_path = ["%(here)s"]
+"""
+
+
+def test_help_lists_every_built_in_command(migrate_console):
+    result = migrate_console("--help")
+
+    assert result.exit_code == 0
+    for command in ("create", "upgrade", "downgrade", "merge", "heads"):
+        assert command in result.stdout
+
+
+def test_the_whole_scenario_through_the_console_script(project, migrate_console):
+    created = migrate_console("create", "Add users table")
+    assert created.exit_code == 0, created.output
+    assert created.stdout.startswith("alembic/versions/")
+    assert "Review it" in created.stderr
+
+    upgraded = migrate_console("upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert project.tables() == {"users"}
+
+    project.write("models.py", MODELS_V2)
+    assert migrate_console("create", "Add teams table").exit_code == 0
+    assert migrate_console("upgrade", "+1").exit_code == 0
+    assert project.tables() == {"users", "teams"}
+
+    heads = migrate_console("heads")
+    assert heads.exit_code == 0 and "Add teams table" in heads.stdout
+
+    downgraded = migrate_console("downgrade")
+    assert downgraded.exit_code == 0, downgraded.output
+    assert project.tables() == {"users"}
+
+    merged = migrate_console("merge")
+    assert merged.exit_code == 0 and "nothing to merge" in merged.stderr
+
+    empty = migrate_console("create", "Backfill", "--empty")
+    assert empty.exit_code == 0 and "backfill" in empty.stdout
+
+
+def test_exit_codes_of_the_console_script(project, migrate_console):
+    assert migrate_console("upgrade", "nosuchrevision").exit_code == 1
+    assert migrate_console("no-such-command").exit_code == 2
+    assert migrate_console("create").exit_code == 2  # missing MESSAGE
+
+
+def test_python_dash_m_is_the_same_command(project):
+    result = run_process([sys.executable, "-m", "migrations_cli", "heads"], cwd=project.root)
+
+    assert result.exit_code == 0
+    assert "No revisions yet" in result.stderr
+
+
+def test_migrate_py_helper_from_the_project_root(project):
+    shutil.copy(REPO_ROOT / "migrate.py", project.root / "migrate.py")
+
+    created = run_process(
+        [sys.executable, "migrate.py", "create", "Add users table"], cwd=project.root
+    )
+    upgraded = run_process([sys.executable, "migrate.py", "upgrade"], cwd=project.root)
+
+    assert created.exit_code == 0, created.output
+    assert upgraded.exit_code == 0, upgraded.output
+    assert project.tables() == {"users"}
+
+
+def test_help_does_not_import_sqlalchemy_or_alembic(project):
+    probe = (
+        "import sys; from migrations_cli.cli import main; code = main(['--help']); "
+        "print(code, sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules))"
+    )
+
+    result = run_process([sys.executable, "-c", probe], cwd=project.root)
+
+    assert result.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_plain_alembic_works_in_the_same_project(project, migrate_console):
+    project.write("pyproject.toml", PYPROJECT_WITH_ALEMBIC)
+    alembic = ALEMBIC_SCRIPT
+
+    generated = run_process(
+        [alembic, "revision", "--autogenerate", "-m", "Add users table"], cwd=project.root
+    )
+    assert generated.exit_code == 0, generated.output
+    [written] = project.revision_files()
+    assert "-" in written.name and written.name.endswith("_add_users_table.py")
+
+    upgraded = run_process([alembic, "upgrade", "head"], cwd=project.root)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert project.tables() == {"users"}
+
+    # Autogenerate that finds nothing writes nothing under plain alembic too.
+    run_process([alembic, "revision", "--autogenerate", "-m", "noop"], cwd=project.root)
+    assert len(project.revision_files()) == 1
+
+    heads = run_process([alembic, "heads"], cwd=project.root)
+    assert heads.exit_code == 0
+    assert migrate_console("heads").stdout.split()[0] == heads.stdout.split()[0]
+
+
+def test_plain_alembic_reports_our_errors_as_alembic_does(project):
+    project.write("pyproject.toml", PYPROJECT_WITH_ALEMBIC)
+    project.write_env(MIGRATIONS_METADATA="models:metadata")
+    alembic = ALEMBIC_SCRIPT
+
+    result = run_process([alembic, "upgrade", "head"], cwd=project.root)
+
+    assert result.exit_code != 0
+    assert "FAILED: DATABASE_URL is not set" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
