@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from migrations_cli.errors import SettingsError
 
@@ -16,6 +16,8 @@ DEFAULT_MIGRATIONS_DIR = "alembic"
 
 _METADATA_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+# scheme://user:password@ as SQLAlchemy's URL parser splits it.
+_SQLALCHEMY_PASSWORD = re.compile(r"^[\w+]+://[^:/]*:(?P<password>[^@]*)@")
 # sqlite:///relative/path.db (three slashes, then no fourth): a path relative to the process.
 _RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)(?!file:)([^?]+)(.*)$")
 
@@ -44,8 +46,12 @@ class Settings:
 
     def secrets(self) -> frozenset[str]:
         """Strings that must never be printed: the password as written and as decoded."""
-        password = _password(self.database_url or "")
-        return frozenset(s for s in (password, unquote(password)) if s)
+        return frozenset(
+            form
+            for password in _passwords(self.database_url or "")
+            for form in (password, unquote(password))
+            if form
+        )
 
 
 def load_settings(
@@ -119,20 +125,27 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def mask_password(url: str) -> str:
-    password = _password(url)
-    if not password:
+    """`url` with the password replaced by ***; the rest stays readable."""
+    scheme, separator, rest = url.partition("://")
+    user_info, at, host_and_path = rest.rpartition("@")
+    if not separator or not at or ":" not in user_info:
         return url
-    parts = urlsplit(url)
-    user_info, _, host = parts.netloc.rpartition("@")
     user = user_info.split(":", 1)[0]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+    return f"{scheme}://{user}:***@{host_and_path}"
 
 
-def _password(url: str) -> str:
-    try:
-        return urlsplit(url).password or ""
-    except ValueError:
-        return ""
+def _passwords(url: str) -> set[str]:
+    """The password as SQLAlchemy reads it (up to the first @), and as the text between the
+    first : and the last @: a raw /, ?, # or @ in a password must not defeat the masking."""
+    found = set()
+    sqlalchemy_style = _SQLALCHEMY_PASSWORD.match(url)
+    if sqlalchemy_style:
+        found.add(sqlalchemy_style["password"])
+    _, separator, rest = url.partition("://")
+    user_info, at, _ = rest.rpartition("@")
+    if separator and at and ":" in user_info:
+        found.add(user_info.split(":", 1)[1])
+    return found
 
 
 def _absolute_sqlite_path(url: str | None, project_dir: Path) -> str | None:
@@ -143,7 +156,8 @@ def _absolute_sqlite_path(url: str | None, project_dir: Path) -> str | None:
     if not match:
         return url
     prefix, database, query = match.groups()
-    return f"{prefix}{(project_dir / database).as_posix()}{query}"
+    # SQLAlchemy percent-decodes the path: encode the folder's %, ?, # and spaces.
+    return f"{prefix}{quote((project_dir / unquote(database)).as_posix())}{query}"
 
 
 def _checked_metadata_path(path: str | None) -> str | None:

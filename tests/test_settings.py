@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import sys
 
-from migrations_cli.cli import GlobalOptions
+import pytest
+from conftest import REPO_ROOT
+
+from migrations_cli.cli import GlobalOptions, main
 from migrations_cli.errors import SettingsError
 from migrations_cli.settings import load_settings
 
@@ -94,8 +97,10 @@ def test_env_file_option_names_another_file(project):
 
 
 def test_missing_env_file_option_is_an_error_naming_it(project):
-    with pytest.raises(SettingsError, match="nowhere/missing.env"):
+    with pytest.raises(SettingsError) as raised:
         load_settings("nowhere/missing.env")
+
+    assert "nowhere/missing.env" in str(raised.value)
 
 
 def test_missing_env_file_through_main_exits_with_error(project, migrate):
@@ -266,6 +271,28 @@ def test_masked_url_hides_password_with_raw_at_sign(project):
 
     assert settings.masked_url() == "mysql+pymysql://root:***@host/db"
     assert "p@ss" in settings.secrets()
+
+
+@pytest.mark.parametrize("password", ["se/cret", "pa?ss", "pa#ss"])
+def test_raw_url_delimiters_in_the_password_are_still_masked(project, password):
+    settings = _settings_with_url(project, f"postgresql+psycopg://user:{password}@127.0.0.1/db")
+
+    assert settings.masked_url() == "postgresql+psycopg://user:***@127.0.0.1/db"
+    assert password in settings.secrets()
+
+
+def test_relative_sqlite_path_in_a_folder_with_url_characters(tmp_path, monkeypatch):
+    folder = tmp_path / "team 100% #1?"
+    (folder / "alembic" / "versions").mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        (folder / "alembic" / name).write_text((REPO_ROOT / "alembic" / name).read_text())
+    (folder / ".env").write_text("DATABASE_URL=sqlite:///app.db\n")
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # main() adds the project folder
+
+    assert main(["create", "first", "--empty"]) == 0
+    assert main(["upgrade"]) == 0
+    assert (folder / "app.db").is_file()
 
 
 @pytest.mark.parametrize(
