@@ -71,14 +71,19 @@ def test_migrations_dir_with_percent_survives_interpolation(tmp_path):
     assert config.get_alembic_option("script_location") == expected
 
 
+def written_file_name(project, config) -> str:
+    """Write one revision with Alembic's own command and return its file name."""
+    command.revision(config, message="Add email field")
+    [path] = project.revision_files()
+    return path.name
+
+
 def test_default_file_template_names_files_by_date_rev_and_slug(project):
     config = build_alembic_config(load_settings())
 
-    command.revision(config, message="Add email field")
+    name = written_file_name(project, config)
 
-    names = [path.name for path in project.revision_files()]
-    assert len(names) == 1
-    assert re.match(r"^\d{8}_\d{4}-[0-9a-f]{12}_add_email_field\.py$", names[0]), names
+    assert re.match(r"^\d{8}_\d{4}-[0-9a-f]{12}_add_email_field\.py$", name), name
 
 
 def test_pyproject_file_template_is_honoured(project):
@@ -91,11 +96,9 @@ def test_pyproject_file_template_is_honoured(project):
     )
     config = build_alembic_config(load_settings())
 
-    command.revision(config, message="Add email field")
+    name = written_file_name(project, config)
 
-    names = [path.name for path in project.revision_files()]
-    assert len(names) == 1
-    assert re.match(r"^[0-9a-f]{12}_custom_add_email_field\.py$", names[0]), names
+    assert re.match(r"^[0-9a-f]{12}_custom_add_email_field\.py$", name), name
 
 
 def test_pyproject_script_location_does_not_override_settings(project):
@@ -146,9 +149,7 @@ def test_configure_alembic_hook_runs_after_the_defaults(project):
     manager.register(_TemplatePlugin(), name="template-plugin")
     config = build_alembic_config(load_settings(), hook=manager.hook)
 
-    command.revision(config, message="Add email field")
-
-    assert [path.name for path in project.revision_files()] == ["add_email_field_by_plugin.py"]
+    assert written_file_name(project, config) == "add_email_field_by_plugin.py"
 
 
 def test_upgrade_into_folder_with_percent_and_at_in_its_name(project, migrate):
