@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from migrations_cli.errors import DatabaseError, SettingsError
+from migrations_cli.errors import DatabaseError, SettingsError, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -42,5 +42,5 @@ def connect(engine: Engine, settings: Settings) -> Connection:
     try:
         return engine.connect()
     except exc.DBAPIError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        reason = first_line(str(error.orig if error.orig is not None else error))
         raise DatabaseError(f"cannot connect to {settings.masked_url()}: {reason}") from None

@@ -37,18 +37,18 @@ def describe(error: BaseException) -> str:
         # revision"; the specific message survives as the cause.
         revision = sys.modules.get("alembic.script.revision")
         if revision is not None and isinstance(error.__cause__, revision.ResolutionError):
-            return _first_line(str(error.__cause__))
-        return _first_line(str(error))
+            return first_line(str(error.__cause__))
+        return first_line(str(error))
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     if sqlalchemy_exc is not None and isinstance(error, sqlalchemy_exc.DBAPIError):
         original = error.orig if error.orig is not None else error
-        return f"database error: {_first_line(str(original))}"
+        return f"database error: {first_line(str(original))}"
     if sqlalchemy_exc is not None and isinstance(error, sqlalchemy_exc.SQLAlchemyError):
-        return _first_line(str(error))
-    return f"unexpected {type(error).__name__}: {_first_line(str(error))}"
+        return first_line(str(error))
+    return f"unexpected {type(error).__name__}: {first_line(str(error))}"
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     """The first non-empty line: driver messages often carry SQL and hints on later lines."""
     for line in text.splitlines():
         if line.strip():

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from migrations_cli import hookspecs
-from migrations_cli.errors import PluginError
+from migrations_cli.errors import PluginError, first_line
 
 if TYPE_CHECKING:
     import typer
@@ -117,9 +117,9 @@ def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
         return caller(**kwargs)
     except Exception as error:
         plugin = _raising_plugin(caller, error)
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise PluginError(
-            f"plugin {plugin!r} failed in {caller.name}: {type(error).__name__}: {reason}"
+            f"plugin {plugin!r} failed in {caller.name}: "
+            f"{type(error).__name__}: {first_line(str(error))}"
         ) from error
 
 
