@@ -116,9 +116,11 @@ def _run_online(
 
         if run is None or isinstance(error, CommandError):
             raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
+        failed = _failing_revision(error)
         raise MigrationsError(
-            f"{run.direction} stopped: {describe(error)} (the database is at "
-            f"{describe_revisions(run.current)}; {len(run.revisions)} revision(s) "
+            f"{run.direction} stopped{f' in revision {failed}' if failed else ''}: "
+            f"{describe(error)} (the database is at {describe_revisions(run.current)}; "
+            f"{len(run.revisions)} revision(s) "
             f"{'applied' if run.direction == 'upgrade' else 'reverted'} before the failure)"
         ) from error
     if run is not None:
@@ -136,6 +138,17 @@ def _run_online(
                 f"{error} (the {run.direction} itself completed: the database is at "
                 f"{describe_revisions(run.current)})"
             ) from error
+
+
+def _failing_revision(error: BaseException) -> str | None:
+    """The revision whose upgrade() or downgrade() raised: its frame is in the traceback."""
+    frame = error.__traceback__
+    while frame is not None:
+        code, module_globals = frame.tb_frame.f_code, frame.tb_frame.f_globals
+        if code.co_name in ("upgrade", "downgrade") and "down_revision" in module_globals:
+            return str(module_globals.get("revision"))
+        frame = frame.tb_next
+    return None
 
 
 def _recorder(run: MigrationRun) -> Callable[..., None]:

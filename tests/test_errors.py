@@ -198,7 +198,10 @@ def test_failing_migration_names_the_state_left_behind(project, migrate):
     result = migrate("upgrade")
 
     assert_one_line_error(
-        result, "upgrade stopped", "no such table: nope", "the database is at aaaa11111111"
+        result,
+        "upgrade stopped in revision bbbb22222222",
+        "no such table: nope",
+        "the database is at aaaa11111111",
     )
     assert project.versions_in_db() == {"aaaa11111111"}
     assert project.tables() == {"good"}
