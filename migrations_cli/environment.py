@@ -35,8 +35,10 @@ def run_migrations() -> None:
     from alembic import context
 
     config = context.config
-    if SETTINGS_KEY in config.attributes:
-        _run(context, config, config.attributes[SETTINGS_KEY], config.attributes[HOOK_KEY])
+    if SETTINGS_KEY in config.attributes:  # built by our Config factory
+        settings = config.attributes[SETTINGS_KEY]
+        hook = config.attributes.get(HOOK_KEY) or build_plugin_manager(settings).hook
+        _run(context, config, settings, hook)
         return
     # Plain `alembic`: report our errors the way Alembic reports its own ("FAILED: ...").
     from alembic.util import CommandError
