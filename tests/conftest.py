@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,13 @@ from migrations_cli.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIGRATE_SCRIPT = Path(sys.executable).with_name("migrate")
+
+# Server URLs (any database on the server; each test gets a fresh one beside it).
+SERVER_URL_VARIABLES = {
+    "postgresql": "MIGRATIONS_TEST_POSTGRES_URL",
+    "mysql": "MIGRATIONS_TEST_MYSQL_URL",
+}
+REQUIRE_SERVERS_VARIABLE = "MIGRATIONS_TEST_REQUIRE_SERVERS"
 
 # Settings a developer's shell may export; no test may depend on them.
 SETTING_NAMES = ("DATABASE_URL", "MIGRATIONS_DIR", "MIGRATIONS_METADATA", "MIGRATIONS_PLUGINS")
@@ -157,3 +165,65 @@ def _forget_modules_under(root: Path) -> None:
         location = getattr(module, "__file__", None)
         if location and Path(location).resolve().is_relative_to(root.resolve()):
             del sys.modules[name]
+
+
+def table_names(database_url: str) -> set[str]:
+    """Tables in any database, read through SQLAlchemy's inspector (without Alembic's)."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(database_url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def versions_in(database_url: str) -> set[str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return {version for (version,) in rows}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database of each kind: SQLite always; PostgreSQL and MariaDB when
+    their MIGRATIONS_TEST_*_URL is set and the server answers (required in CI)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite'}"
+        return
+    yield from _fresh_server_database(request.param)
+
+
+def _fresh_server_database(kind: str) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    variable = SERVER_URL_VARIABLES[kind]
+    required = os.environ.get(REQUIRE_SERVERS_VARIABLE) == "1"
+    server_url = os.environ.get(variable)
+    if not server_url:
+        if required:
+            pytest.fail(f"{variable} is not set and {REQUIRE_SERVERS_VARIABLE}=1")
+        pytest.skip(f"{variable} is not set: no {kind} server to test against")
+    name = f"migrations_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as error:
+        admin.dispose()
+        if required:
+            pytest.fail(f"{kind} server at {variable} is unreachable: {error}")
+        pytest.skip(f"{kind} server at {variable} is unreachable: {error}")
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import MODELS_V2
+from conftest import MODELS_V2, table_names, versions_in
 
 FILE_NAME = re.compile(r"^\d{8}_\d{4}-(?P<rev>[0-9a-f]{12})_(?P<slug>\w+)\.py$")
 
@@ -69,29 +69,30 @@ def test_create_refuses_when_the_database_is_behind(project, migrate):
     assert len(project.revision_files()) == 1
 
 
-def test_upgrade_downgrade_upgrade_round_trip(project, migrate):
+def test_upgrade_downgrade_upgrade_round_trip(project, migrate, database_url):
+    project.write_env(DATABASE_URL=database_url, MIGRATIONS_METADATA="models:metadata")
     migrate("create", "Add users table")
     migrate("upgrade")
     project.write("models.py", MODELS_V2)
     migrate("create", "Add teams table")
     first, second = (revision_of(path) for path in _in_history_order(project))
 
-    assert project.tables() == {"users"}
+    assert table_names(database_url) == {"users"}
     upgraded = migrate("upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     assert upgraded.stdout.strip() == f"Upgraded {first} -> {second} (1 revision)."
-    assert project.tables() == {"users", "teams"}
+    assert table_names(database_url) == {"users", "teams"}
 
     downgraded = migrate("downgrade")
     assert downgraded.exit_code == 0, downgraded.output
     assert downgraded.stdout.strip() == f"Downgraded {second} -> {first} (1 revision)."
     assert f"reverted {second}" in downgraded.stderr
-    assert project.tables() == {"users"}
-    assert project.versions_in_db() == {first}
+    assert table_names(database_url) == {"users"}
+    assert versions_in(database_url) == {first}
 
     assert migrate("upgrade").exit_code == 0
-    assert project.tables() == {"users", "teams"}
-    assert project.versions_in_db() == {second}
+    assert table_names(database_url) == {"users", "teams"}
+    assert versions_in(database_url) == {second}
 
 
 def test_upgrade_when_at_head_says_so(project, migrate):
@@ -190,7 +191,8 @@ def _two_heads(project, migrate) -> tuple[str, str]:
     return left, right
 
 
-def test_multiple_heads_warn_then_merge_joins_them(project, migrate):
+def test_multiple_heads_warn_then_merge_joins_them(project, migrate, database_url):
+    project.write_env(DATABASE_URL=database_url)
     left, right = _two_heads(project, migrate)
 
     heads = migrate("heads")
@@ -211,7 +213,7 @@ def test_multiple_heads_warn_then_merge_joins_them(project, migrate):
     assert single.stdout.split()[0] == revision_of(merge_file)
     assert "warning" not in single.stderr
     assert migrate("upgrade").exit_code == 0
-    assert project.versions_in_db() == {revision_of(merge_file)}
+    assert versions_in(database_url) == {revision_of(merge_file)}
 
 
 def test_merge_named_revisions_with_message(project, migrate):
