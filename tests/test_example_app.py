@@ -6,9 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sqlalchemy import create_engine
-
 from conftest import REPO_ROOT, run_process, table_names
+from sqlalchemy import create_engine
 
 MIGRATE_SCRIPT = str(Path(sys.executable).with_name("migrate"))
 
