@@ -20,7 +20,7 @@ from migrations_cli.plugin_manager import (
     build_plugin_manager,
     register_all_commands,
 )
-from migrations_cli.settings import Settings, load_settings
+from migrations_cli.settings import Settings, load_settings, make_project_importable
 
 PROG_NAME = "migrate"
 
@@ -106,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: list[str], settings: Settings, verbose: bool) -> int:
     _configure_logging(verbose)
-    if str(settings.project_dir) not in sys.path:
-        sys.path.insert(0, str(settings.project_dir))  # the models and local plugins
+    make_project_importable(settings)
     try:
         manager = build_plugin_manager(settings)
         app = build_app(manager)

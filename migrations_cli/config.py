@@ -51,7 +51,9 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
     config.attributes[SETTINGS_KEY] = settings
     if hook is not None:
         config.attributes[HOOK_KEY] = hook
-        hook.configure_alembic(config=config, settings=settings)
+        from migrations_cli.plugin_manager import call_hook
+
+        call_hook(hook.configure_alembic, config=config, settings=settings)
     return config
 
 

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY
 from migrations_cli.database import connect, create_engine
 from migrations_cli.errors import MigrationsError, PluginError, describe
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
-from migrations_cli.settings import Settings, load_settings
+from migrations_cli.settings import Settings, load_settings, make_project_importable
 
 if TYPE_CHECKING:
     import pluggy
@@ -45,7 +46,11 @@ def run_migrations() -> None:
 
     try:
         settings = _settings_for_plain_alembic(config)
-        _run(context, config, settings, build_plugin_manager(settings).hook)
+        make_project_importable(settings)
+        plugins = build_plugin_manager(settings)
+        for failure in plugins.failures:
+            output.warn(str(failure))
+        _run(context, config, settings, plugins.hook)
     except MigrationsError as error:
         raise CommandError(str(error)) from error
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,12 @@ def load_settings(
         env_file=path,
         project_dir=project_dir,
     )
+
+
+def make_project_importable(settings: Settings) -> None:
+    """Put the project folder first on sys.path: the models and local plugins import from it."""
+    if str(settings.project_dir) not in sys.path:
+        sys.path.insert(0, str(settings.project_dir))
 
 
 def find_env_file(start: Path) -> Path | None:

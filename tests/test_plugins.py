@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
-from conftest import MODELS_V1, Project
+from conftest import MODELS_V1, Project, run_process
 
 PLUGIN_ENV = {
     "DATABASE_URL": "sqlite:///db.sqlite",
@@ -201,6 +202,40 @@ def test_plugin_failing_to_import_is_a_warning_and_builtins_still_work(project, 
         r"warning: plugin 'team_missing' .*ModuleNotFoundError: .*team_missing", upgraded.stderr
     )
     assert "Traceback" not in upgraded.output
+
+
+def test_plugin_raising_in_configure_alembic_is_named(project, migrate):
+    project.write(
+        "team_config.py",
+        """
+        from migrations_cli.hookspecs import hookimpl
+
+        @hookimpl
+        def configure_alembic(config):
+            raise KeyError("VAULT_TOKEN")
+        """,
+    )
+    use_plugins(project, "team_config")
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    assert "plugin 'team_config' failed in configure_alembic: KeyError" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_plain_alembic_warns_about_a_broken_plugin_and_still_migrates(project):
+    project.write("pyproject.toml", '[tool.alembic]\nscript_location = "%(here)s/alembic"\n')
+    project.write("team_broken.py", 'raise ImportError("needs boto3")\n')
+    use_plugins(project, "team_broken")
+    alembic = str(Path(sys.executable).with_name("alembic"))
+
+    generated = run_process([alembic, "revision", "--autogenerate", "-m", "first"], project.root)
+    upgraded = run_process([alembic, "upgrade", "head"], project.root)
+
+    assert generated.exit_code == 0 and upgraded.exit_code == 0, upgraded.output
+    assert "warning: plugin 'team_broken' was not loaded" in upgraded.stderr
+    assert project.tables() == {"users"}
 
 
 def test_plugin_whose_register_commands_raises_loses_its_commands(project, migrate):
