@@ -24,10 +24,11 @@ def create_engine(settings: Settings) -> Engine:
     except exc.NoSuchModuleError:
         scheme = url.split(":", 1)[0]
         raise SettingsError(f"DATABASE_URL names an unknown database dialect {scheme!r}") from None
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):
+        # Not echoed: a URL that does not parse cannot be masked reliably.
         raise SettingsError(
-            f"DATABASE_URL is not a database URL: {settings.masked_url()!r} "
-            "(expected dialect+driver://user:password@host/database)"
+            "DATABASE_URL is not a database URL "
+            "(expected dialect+driver://user:password@host:port/database)"
         ) from None
     except ModuleNotFoundError as error:
         raise SettingsError(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, BinaryIO, TextIO
 
 import typer
 
@@ -31,49 +31,65 @@ def error(text: str) -> None:
     typer.echo(f"error: {text}", err=True)
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in `text`; longer secrets first so none is left half-masked."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+class Redactor:
+    """Replaces secrets with ***, wherever they stand as a whole word.
+
+    A secret inside a longer word is left alone: a short or common password (``a``,
+    ``postgres``) must not mangle file names and URLs such as ``postgresql://``.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        alternatives = "|".join(
+            re.escape(secret) for secret in sorted(set(secrets), key=len, reverse=True) if secret
+        )
+        pattern = rf"(?<!\w)(?:{alternatives})(?!\w)"
+        self._text = re.compile(pattern)
+        self._bytes = re.compile(pattern.encode())
+
+    def text(self, text: str) -> str:
+        return self._text.sub(REDACTED, text)
+
+    def bytes(self, data: bytes) -> bytes:
+        return self._bytes.sub(REDACTED.encode(), data)
 
 
-class RedactingStream(io.TextIOBase):
+class RedactingStream:
     """A text stream that masks secrets before they reach the stream it wraps.
 
     Wrapping stdout and stderr catches every writer at once (our messages, Alembic's logging,
-    tracebacks under --verbose, a plugin's print) instead of trusting each to mask.
+    tracebacks under --verbose, a plugin's print) instead of trusting each to mask. Bytes
+    written to ``.buffer`` are masked too; everything else is the wrapped stream's.
     """
 
-    def __init__(self, stream: TextIO, secrets: frozenset[str]) -> None:
+    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
         self._stream = stream
-        self._secrets = secrets
+        self._redactor = redactor
 
     def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError("RedactingStream accepts text only")
-        self._stream.write(redact(text, self._secrets))
+        if not isinstance(text, str):  # as a text stream does: Click probes with b""
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._stream.write(self._redactor.text(text))
         return len(text)
 
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    def writable(self) -> bool:
-        return True
-
     @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._stream, "encoding", None) or "utf-8"
+    def buffer(self) -> _RedactingBinaryStream:
+        return _RedactingBinaryStream(self._stream.buffer, self._redactor)
 
-    @property
-    def errors(self) -> str | None:  # type: ignore[override]
-        return getattr(self._stream, "errors", None)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _RedactingBinaryStream:
+    def __init__(self, stream: BinaryIO, redactor: Redactor) -> None:
+        self._stream = stream
+        self._redactor = redactor
+
+    def write(self, data: bytes) -> int:
+        self._stream.write(self._redactor.bytes(bytes(data)))
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @contextmanager
@@ -82,9 +98,10 @@ def redacted_output(secrets: frozenset[str]) -> Iterator[None]:
     if not secrets:
         yield
         return
+    redactor = Redactor(secrets)
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout = RedactingStream(stdout, secrets)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(stderr, secrets)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(stdout, redactor)  # type: ignore[assignment]
+    sys.stderr = RedactingStream(stderr, redactor)  # type: ignore[assignment]
     try:
         yield
     finally:

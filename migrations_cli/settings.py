@@ -11,14 +11,13 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from migrations_cli.errors import SettingsError
+from migrations_cli.url_secrets import check_credentials, mask_url, url_passwords
 
 ENV_FILE_NAME = ".env"
 DEFAULT_MIGRATIONS_DIR = "alembic"
 
 _METADATA_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
-# scheme://user:password@ as SQLAlchemy's URL parser splits it.
-_SQLALCHEMY_PASSWORD = re.compile(r"^[\w+]+://[^:/]*:(?P<password>[^@]*)@")
 # sqlite:///relative/path.db (three slashes, then no fourth): a path relative to the process.
 _RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)(?!file:)([^?]+)(.*)$")
 
@@ -43,16 +42,11 @@ class Settings:
 
     def masked_url(self) -> str:
         """The database URL with its password replaced, safe to print."""
-        return mask_password(self.database_url or "")
+        return mask_url(self.database_url or "")
 
     def secrets(self) -> frozenset[str]:
         """Strings that must never be printed: the password as written and as decoded."""
-        return frozenset(
-            form
-            for password in _passwords(self.database_url or "")
-            for form in (password, unquote(password))
-            if form
-        )
+        return frozenset(url_passwords(self.database_url or ""))
 
 
 def load_settings(
@@ -85,8 +79,11 @@ def load_settings(
                 return found.strip()
         return None
 
+    database_url = value("DATABASE_URL")
+    if database_url:
+        check_credentials(database_url)
     return Settings(
-        database_url=_absolute_sqlite_path(value("DATABASE_URL"), project_dir),
+        database_url=_absolute_sqlite_path(database_url, project_dir),
         migrations_dir=project_dir / (value("MIGRATIONS_DIR") or DEFAULT_MIGRATIONS_DIR),
         metadata=_checked_metadata_path(value("MIGRATIONS_METADATA")),
         plugins=_checked_plugin_list(value("MIGRATIONS_PLUGINS")),
@@ -129,30 +126,6 @@ def read_env_file(path: Path) -> dict[str, str]:
     except OSError as error:
         raise SettingsError(f"{path}: cannot read ({error.strerror})") from None
     return {key: val for key, val in dotenv_values(path).items() if val is not None}
-
-
-def mask_password(url: str) -> str:
-    """`url` with the password replaced by ***; the rest stays readable."""
-    scheme, separator, rest = url.partition("://")
-    user_info, at, host_and_path = rest.rpartition("@")
-    if not separator or not at or ":" not in user_info:
-        return url
-    user = user_info.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host_and_path}"
-
-
-def _passwords(url: str) -> set[str]:
-    """The password as SQLAlchemy reads it (up to the first @), and as the text between the
-    first : and the last @: a raw /, ?, # or @ in a password must not defeat the masking."""
-    found = set()
-    sqlalchemy_style = _SQLALCHEMY_PASSWORD.match(url)
-    if sqlalchemy_style:
-        found.add(sqlalchemy_style["password"])
-    _, separator, rest = url.partition("://")
-    user_info, at, _ = rest.rpartition("@")
-    if separator and at and ":" in user_info:
-        found.add(user_info.split(":", 1)[1])
-    return found
 
 
 def _absolute_sqlite_path(url: str | None, project_dir: Path) -> str | None:

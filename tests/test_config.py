@@ -38,7 +38,7 @@ def test_settings_are_handed_over_in_attributes(project):
     [
         "postgresql+psycopg://user:p%40ss%25w0rd@host:5432/db",
         "postgresql+psycopg://user:100%25sure@host/db",
-        "mysql+pymysql://root:p@ss%word@host/db",
+        "mysql+pymysql://root:p%40ss%word@host/db",
         "postgresql://user:%(here)s@host/db",
     ],
 )

@@ -133,6 +133,78 @@ def test_password_is_masked_even_when_a_plugin_prints_it(project, migrate):
     assert "postgresql+psycopg://app:***@127.0.0.1:1/app" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg//app:{PASSWORD}@127.0.0.1/app",
+        f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:notaport/app",
+        f"postgresql+psycopg://app@127.0.0.1:1/app?password={PASSWORD}",
+        f"mysql+pymysql://app@127.0.0.1:1/app?password={PASSWORD}",
+    ],
+)
+def test_malformed_urls_and_query_passwords_never_show_the_password(project, migrate, url):
+    write_revision(project, "aaaa11111111")
+
+    result = migrate("--verbose", "--database-url", url, "upgrade")
+
+    assert result.exit_code == 1
+    assert PASSWORD not in result.output
+    assert result.stderr.rstrip().splitlines()[-1].startswith("error: ")
+
+
+@pytest.mark.parametrize("password", ["a", "postgres"])
+def test_short_or_common_passwords_do_not_mangle_results(project, migrate, password):
+    project.write_env(
+        DATABASE_URL=f"postgresql+psycopg://app:{password}@127.0.0.1:1/app",
+        MIGRATIONS_DIR="alembic",
+    )
+
+    created = migrate("create", "add a table", "--empty")
+
+    [written] = project.revision_files()
+    assert created.stdout.strip() == f"alembic/versions/{written.name}"
+    assert "add_a_table" in written.name
+
+
+def test_bytes_written_to_the_binary_stream_are_masked_too(project, migrate_console):
+    project.write(
+        "bytes_plugin.py",
+        f"""
+        import sys
+        import typer
+        from migrations_cli.hookspecs import hookimpl
+
+        def dump() -> None:
+            sys.stdout.buffer.write(b"raw {PASSWORD}\\n")
+            sys.stdout.flush()
+            typer.echo(b"echoed {PASSWORD}")
+
+        @hookimpl
+        def register_commands(app):
+            app.command()(dump)
+        """,
+    )
+    project.write_env(
+        DATABASE_URL=f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/app",
+        MIGRATIONS_PLUGINS="bytes_plugin",
+    )
+
+    result = migrate_console("dump")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["raw ***", "echoed ***"]
+
+
+def test_non_ascii_output_on_an_ascii_terminal(project, migrate_console):
+    project.write_env(DATABASE_URL=f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:1/app")
+    write_revision(project, "aaaa11111111", message="Café menu")
+
+    result = migrate_console("heads", env={"PYTHONIOENCODING": "ascii"})
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("aaaa11111111 (head)  Caf")
+
+
 def test_metadata_that_does_not_import(project, migrate):
     project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_METADATA="app_models:Base")
 

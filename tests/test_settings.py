@@ -266,11 +266,25 @@ def test_secrets_hold_encoded_and_decoded_password(project):
     assert settings.secrets() == {"p%40ss%25w0rd", "p@ss%w0rd"}
 
 
-def test_masked_url_hides_password_with_raw_at_sign(project):
-    settings = _settings_with_url(project, "mysql+pymysql://root:p@ss@host/db")
+def test_raw_at_sign_in_the_password_is_an_error_asking_to_encode_it(project):
+    with pytest.raises(SettingsError, match="percent-encode '@'") as raised:
+        _settings_with_url(project, "mysql+pymysql://root:PWM@RK1@host/db")
 
-    assert settings.masked_url() == "mysql+pymysql://root:***@host/db"
-    assert "p@ss" in settings.secrets()
+    assert "PWM" not in str(raised.value) and "RK1" not in str(raised.value)
+
+
+def test_password_in_the_query_string_is_masked(project):
+    settings = _settings_with_url(project, "postgresql+psycopg://u@h/db?sslmode=off&password=Q1w2")
+
+    assert settings.masked_url() == "postgresql+psycopg://u@h/db?sslmode=off&password=***"
+    assert settings.secrets() == {"Q1w2"}
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg//u:PWMARK1@h/d", "postgresql:/u:PWMARK1@h/d", "u:PWMARK1@h/d"]
+)
+def test_password_of_a_malformed_url_is_still_a_secret(project, url):
+    assert "PWMARK1" in _settings_with_url(project, url).secrets()
 
 
 @pytest.mark.parametrize("password", ["se/cret", "pa?ss", "pa#ss"])
