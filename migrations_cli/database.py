@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from migrations_cli.errors import DatabaseError, SettingsError, first_line
 
@@ -20,7 +20,7 @@ def create_engine(settings: Settings) -> Engine:
 
     url = settings.require_database_url()
     try:
-        return sqlalchemy.create_engine(url, poolclass=NullPool)
+        engine = sqlalchemy.create_engine(url, poolclass=NullPool)
     except exc.NoSuchModuleError:
         scheme = url.split(":", 1)[0]
         raise SettingsError(f"DATABASE_URL names an unknown database dialect {scheme!r}") from None
@@ -35,6 +35,35 @@ def create_engine(settings: Settings) -> Engine:
             f"the database driver for {settings.masked_url().split(':', 1)[0]} is not "
             f"installed ({error})"
         ) from None
+    if _is_pysqlite(engine):
+        _make_ddl_transactional(engine)
+    return engine
+
+
+def transactional_ddl(engine: Engine) -> bool | None:
+    """True where create_engine made DDL transactional; None leaves it to the dialect."""
+    return True if _is_pysqlite(engine) else None
+
+
+def _is_pysqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite"
+
+
+def _make_ddl_transactional(engine: Engine) -> None:
+    """SQLite can roll back DDL, but Python's sqlite3 commits before each DDL statement.
+
+    SQLAlchemy's documented recipe: let SQLAlchemy emit BEGIN itself, so a migration that
+    fails half way leaves no table of its own behind.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
 
 
 def connect(engine: Engine, settings: Settings) -> Connection:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY
-from migrations_cli.database import connect, create_engine
+from migrations_cli.database import connect, create_engine, transactional_ddl
 from migrations_cli.errors import MigrationsError, PluginError, describe
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
@@ -80,6 +80,8 @@ def _run(
         _run_online(context, config, shared, options, hook)
         return
     engine = create_engine(settings)
+    if transactional_ddl(engine) is not None:
+        options["transactional_ddl"] = transactional_ddl(engine)
     try:
         with connect(engine, settings) as connection:
             _run_online(context, config, connection, options, hook)
@@ -124,11 +126,19 @@ def _run_online(
         if run is None or isinstance(error, CommandError):
             raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
         failed = _failing_revision(error)
+        partial = (
+            ""
+            if context.get_context().impl.transactional_ddl
+            else f"; statements of {failed or 'the failed revision'} that ran before the "
+            f"error stay applied ({connection.dialect.name} commits DDL at once): repair "
+            "the schema before retrying"
+        )
         raise MigrationsError(
             f"{run.direction} stopped{f' in revision {failed}' if failed else ''}: "
             f"{describe(error)} (the database is at {describe_revisions(run.current)}; "
             f"{len(run.revisions)} revision(s) "
-            f"{'applied' if run.direction == 'upgrade' else 'reverted'} before the failure)"
+            f"{'applied' if run.direction == 'upgrade' else 'reverted'} before the failure"
+            f"{partial})"
         ) from error
     if run is not None:
         try:

@@ -279,6 +279,30 @@ def test_failing_migration_names_the_state_left_behind(project, migrate):
     assert project.tables() == {"good"}
 
 
+def test_failed_migration_on_sqlite_leaves_no_table_of_its_own(project, migrate):
+    write_revision(project, "aaaa11111111", upgrade="op.execute('CREATE TABLE good (id INT)')")
+    write_revision(
+        project,
+        "bbbb22222222",
+        down="aaaa11111111",
+        upgrade="op.execute('CREATE TABLE half (id INT)'); op.execute('SELECT * FROM nope')",
+    )
+
+    assert migrate("upgrade").exit_code == 1
+    assert project.tables() == {"good"}  # "half" was rolled back with its migration
+
+    (project.versions / "bbbb22222222_hand_written.py").write_text(
+        REVISION.format(
+            revision="bbbb22222222",
+            down="aaaa11111111",
+            upgrade="op.execute('CREATE TABLE half (id INT)')",
+            message="fixed",
+        )
+    )
+    assert migrate("upgrade").exit_code == 0  # the retry is not blocked by a leftover
+    assert project.tables() == {"good", "half"}
+
+
 def test_verbose_shows_the_traceback(project, migrate):
     result = migrate("--verbose", "upgrade", "zzz")
 
