@@ -23,6 +23,7 @@ from migrations_cli.plugin_manager import (
 from migrations_cli.settings import Settings, load_settings, make_project_importable
 
 PROG_NAME = "migrate"
+USAGE_ERROR = 2  # as Click exits on bad command-line usage
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class GlobalOptions:
                 if not has_value:
                     position += 1
                     value = args[position] if position < len(args) else ""
-                values[name.lstrip("-").replace("-", "_")] = value or None
+                values[name.lstrip("-").replace("-", "_")] = value
             elif name in ("--verbose", "-v"):
                 verbose = True
             position += 1
@@ -95,6 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     options = GlobalOptions.parse(args)
+    for option, value in (
+        ("--env-file", options.env_file),
+        ("--database-url", options.database_url),
+    ):
+        if value == "":
+            output.error(f"{option} needs a value (it was empty)")
+            return USAGE_ERROR
     try:
         settings = load_settings(options.env_file, overrides={"DATABASE_URL": options.database_url})
     except MigrationsError as error:
@@ -129,9 +137,13 @@ def _run(args: list[str], settings: Settings, verbose: bool) -> int:
 
 
 def _exit_code(exit_: SystemExit) -> int:
+    """`sys.exit(None | int | message)` as Python itself treats it: a message is printed."""
     if exit_.code is None:
         return 0
-    return exit_.code if isinstance(exit_.code, int) else 1
+    if isinstance(exit_.code, int):
+        return exit_.code
+    output.info(str(exit_.code))
+    return 1
 
 
 def _configure_logging(verbose: bool) -> None:

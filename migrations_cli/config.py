@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,20 +30,16 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
     (file_template, post_write_hooks, ...), but the settings decide the script location and
     the database URL. Plugins adjust the result through the `configure_alembic` hook.
     """
-    from argparse import Namespace
-
     from alembic.config import Config
 
     pyproject = settings.project_dir / "pyproject.toml"
     config = Config(
         toml_file=pyproject if pyproject.is_file() else None,
-        # Alembic's "Generating ... done" would mix with our results on stdout; the
-        # commands report what they did themselves.
-        cmd_opts=Namespace(quiet=True),
+        # Alembic's default is the sys.stdout of the moment it was imported; output must
+        # go to today's (the masking wrapper, or a test's capture).
+        stdout=sys.stdout,
     )
     config.set_main_option("script_location", _escape(str(settings.migrations_dir)))
-    config.set_main_option("path_separator", "os")
-    config.set_main_option("prepend_sys_path", _escape(str(settings.project_dir)))
     if config.get_alembic_option("file_template") is None:
         config.set_main_option("file_template", DEFAULT_FILE_TEMPLATE)
     if settings.database_url:

@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,9 @@ from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
 from migrations_cli.settings import Settings, load_settings, make_project_importable
+
+# What `alembic init` writes into alembic.ini: not a database anyone means.
+ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 
 if TYPE_CHECKING:
     import pluggy
@@ -37,7 +41,8 @@ def run_migrations() -> None:
 
     config = context.config
     if SETTINGS_KEY in config.attributes:  # built by our Config factory
-        settings = config.attributes[SETTINGS_KEY]
+        settings = _with_configured_url(config.attributes[SETTINGS_KEY], config)
+        make_project_importable(settings)
         hook = config.attributes.get(HOOK_KEY) or build_plugin_manager(settings).hook
         _run(context, config, settings, hook)
         return
@@ -45,7 +50,7 @@ def run_migrations() -> None:
     from alembic.util import CommandError
 
     try:
-        settings = _settings_for_plain_alembic(config)
+        settings = _with_configured_url(_settings_for_plain_alembic(config), config)
         make_project_importable(settings)
         plugins = build_plugin_manager(settings)
         for failure in plugins.failures:
@@ -58,8 +63,10 @@ def run_migrations() -> None:
 def _run(
     context: EnvironmentContext, config: Config, settings: Settings, hook: pluggy.HookRelay
 ) -> None:
+    # Upgrades and downgrades run the revisions' own code: the models need not import.
+    compares_models = settings.metadata is not None and RUN_KEY not in config.attributes
     options: dict[str, Any] = {
-        "target_metadata": load_metadata(settings.metadata) if settings.metadata else None,
+        "target_metadata": load_metadata(settings.metadata) if compares_models else None,
         "compare_type": True,
         "transaction_per_migration": True,
         "include_object": _include_object(hook),
@@ -219,6 +226,18 @@ def _is_autogenerate(config: Config) -> bool:
     return bool(
         config.attributes.get(AUTOGENERATE_KEY) or getattr(config.cmd_opts, "autogenerate", False)
     )
+
+
+def _with_configured_url(settings: Settings, config: Config) -> Settings:
+    """A `sqlalchemy.url` set on the Config (by alembic.ini, a test fixture or a plugin's
+    configure_alembic) names the database to use, as it would with any env.py."""
+    section = config.config_ini_section
+    if not config.file_config.has_option(section, "sqlalchemy.url"):
+        return settings  # (plain alembic with pyproject.toml alone has no such section)
+    url = config.get_main_option("sqlalchemy.url")
+    if not url or url == ALEMBIC_INI_PLACEHOLDER_URL or url == settings.database_url:
+        return settings
+    return replace(settings, database_url=url)
 
 
 def _settings_for_plain_alembic(config: Config) -> Settings:

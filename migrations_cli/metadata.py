@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from migrations_cli.errors import SettingsError
+from migrations_cli.errors import SettingsError, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -21,7 +21,7 @@ def load_metadata(path: str) -> MetaData | list[MetaData]:
     except Exception as error:
         raise SettingsError(
             f"MIGRATIONS_METADATA={path!r}: importing {module_name} failed: "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {first_line(str(error))}"
         ) from None
     for attribute in attribute_path.split("."):
         try:

@@ -56,8 +56,18 @@ class MigrationsPluginManager(pluggy.PluginManager):
             plugin = loader()
             if not self.is_registered(plugin):
                 self.register(plugin, name=name)
+                self._refuse_unknown_hooks(plugin)
         except Exception as error:
             self.failures.append(PluginFailure(name, f"{type(error).__name__}: {error}"))
+
+    def _refuse_unknown_hooks(self, plugin: object) -> None:
+        """A misspelt hook would never run (a guard that never guards): refuse the plugin."""
+        unknown = sorted(
+            caller.name for caller in self.get_hookcallers(plugin) or () if caller.spec is None
+        )
+        if unknown:
+            self.unregister(plugin)
+            raise PluginError(f"unknown hook {', '.join(unknown)} (misspelt?)")
 
 
 def build_plugin_manager(settings: Settings) -> MigrationsPluginManager:
@@ -97,7 +107,11 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
             info.name or get_command_name(info.callback.__name__)
             for info in app.registered_commands[commands_before:]
             if info.callback is not None
-        ] + [info.name for info in app.registered_groups[groups_before:] if info.name]
+        ] + [
+            info.name or info.typer_instance.info.name
+            for info in app.registered_groups[groups_before:]
+            if info.name or (info.typer_instance and info.typer_instance.info.name)
+        ]
         for name in names:
             if name in owners:
                 raise PluginError(
@@ -113,8 +127,12 @@ def _importer(module: str) -> Callable[[], ModuleType]:
 
 def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
     """Call a hook; an exception from a plugin becomes a PluginError that names the plugin."""
+    import typer
+
     try:
         return caller(**kwargs)
+    except (typer.Exit, typer.Abort):
+        raise  # a plugin's deliberate exit, with its own code
     except Exception as error:
         plugin = _raising_plugin(caller, error)
         raise PluginError(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import AbstractContextManager, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from migrations_cli import output
+from migrations_cli.errors import PluginError
 from migrations_cli.plugin_manager import call_hook
 
 if TYPE_CHECKING:
@@ -24,17 +27,26 @@ def checked_message(message: str) -> str:
     return message.strip()
 
 
+def alembic_messages_to_stderr() -> AbstractContextManager[object]:
+    """Alembic prints "Generating ... done" on stdout; there it would mix with our result
+    (the new file's path), so it goes to stderr with the other progress messages."""
+    return redirect_stdout(sys.stderr)
+
+
 def announce_revision(context: MigrationsContext, script: Script, message: str) -> Path:
-    """Print the new file's path (stdout) and run the `after_revision_written` hooks."""
+    """Print the new file's path (stdout), then run the `after_revision_written` hooks."""
     path = Path(script.path)
-    call_hook(
-        context.plugins.hook.after_revision_written,
-        config=context.alembic_config,
-        path=path,
-        revision=script.revision,
-        message=message,
-    )
     output.result(_shown(path))
+    try:
+        call_hook(
+            context.plugins.hook.after_revision_written,
+            config=context.alembic_config,
+            path=path,
+            revision=script.revision,
+            message=message,
+        )
+    except PluginError as error:
+        raise PluginError(f"{error} (the revision file {_shown(path)} was written)") from error
     return path
 
 

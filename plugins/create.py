@@ -10,7 +10,7 @@ from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revisions import announce_revision, checked_message
+from migrations_cli.revisions import alembic_messages_to_stderr, announce_revision, checked_message
 
 REVIEW_REMINDER = (
     "Review it before you apply it: autogenerate cannot see renames (it drops and adds), "
@@ -41,7 +41,8 @@ def create(
     if autogenerate:
         settings.require_database_url()
         config.attributes[AUTOGENERATE_KEY] = True
-    written = command.revision(config, message=message, autogenerate=autogenerate)
+    with alembic_messages_to_stderr():
+        written = command.revision(config, message=message, autogenerate=autogenerate)
     scripts = written if isinstance(written, list) else [written]
     if not scripts:
         output.info(

@@ -9,7 +9,7 @@ import typer
 from migrations_cli import output
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revisions import announce_revision, checked_message
+from migrations_cli.revisions import alembic_messages_to_stderr, announce_revision, checked_message
 
 
 def merge(
@@ -36,7 +36,8 @@ def merge(
         raise typer.BadParameter(
             "give two or more revisions, or none to merge every head", param_hint="REVISIONS"
         )
-    script = command.merge(context.alembic_config, revisions, message=message)
+    with alembic_messages_to_stderr():
+        script = command.merge(context.alembic_config, revisions, message=message)
     if script is not None:
         announce_revision(context, script, message)
 

@@ -48,3 +48,26 @@ def test_offline_mode_writes_sql_without_touching_the_database(project, migrate,
     assert "CREATE TABLE users" in sql
     assert "INSERT INTO alembic_version" in sql
     assert not project.db_path.exists()
+
+
+def test_a_url_set_on_the_config_wins_over_database_url(project, migrate):
+    migrate("create", "Add users table")
+    elsewhere = project.root / "fixture.sqlite"
+    config = build_alembic_config(load_settings())
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{elsewhere}")
+
+    command.upgrade(config, "head")
+
+    with sqlite3.connect(elsewhere) as check:
+        assert ("users",) in check.execute("SELECT name FROM sqlite_master").fetchall()
+    assert project.tables() == set()
+
+
+def test_upgrade_does_not_need_the_models_to_import(project, migrate):
+    migrate("create", "Add users table")
+    project.write("models.py", "raise RuntimeError('SECRET_KEY is not set')\n")
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert project.tables() == {"users"}

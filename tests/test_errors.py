@@ -316,3 +316,37 @@ def test_unknown_command_is_a_usage_error(project, migrate):
 
     assert result.exit_code == 2
     assert "No such command" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--database-url", "--env-file"])
+def test_an_empty_global_option_is_a_usage_error_not_a_fallback(project, migrate, option):
+    write_revision(project, "aaaa11111111")
+
+    result = migrate(option, "", "upgrade")
+
+    assert result.exit_code == 2
+    assert f"{option} needs a value" in result.stderr
+    assert project.versions_in_db() == set()
+
+
+def test_a_plugin_exit_message_is_printed(project, migrate):
+    project.write(
+        "exiting_plugin.py",
+        """
+        import sys
+        from migrations_cli.hookspecs import hookimpl
+
+        def deploy() -> None:
+            sys.exit("STAGING_TOKEN is not set")
+
+        @hookimpl
+        def register_commands(app):
+            app.command()(deploy)
+        """,
+    )
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_PLUGINS="exiting_plugin")
+
+    result = migrate("deploy")
+
+    assert result.exit_code == 1
+    assert "STAGING_TOKEN is not set" in result.stderr

@@ -531,3 +531,121 @@ def test_failing_hook_shows_a_traceback_only_with_verbose(project, migrate):
     assert "backup failed" in verbose.stderr
     assert 'raise RuntimeError("backup failed")' in verbose.stderr
     assert "Traceback" not in verbose.stdout
+
+
+def test_a_misspelt_hook_is_reported_and_the_plugin_refused(project, migrate):
+    project.write(
+        "team_guard.py",
+        """
+        from migrations_cli.hookspecs import hookimpl
+
+        @hookimpl
+        def before_migrat(direction):
+            raise RuntimeError("production is frozen")
+        """,
+    )
+    use_plugins(project, "team_guard")
+
+    result = migrate("heads")
+
+    assert result.exit_code == 0
+    assert "plugin 'team_guard' was not loaded" in result.stderr
+    assert "unknown hook before_migrat (misspelt?)" in result.stderr
+
+
+def test_two_plugins_adding_the_same_command_group_clash(project, migrate):
+    for module, word in (("team_ga", "A"), ("team_gb", "B")):
+        project.write(
+            f"{module}.py",
+            f"""
+            import typer
+            from migrations_cli.hookspecs import hookimpl
+
+            db = typer.Typer(name="db")
+
+            @db.command()
+            def seed() -> None:
+                typer.echo("{word} seed")
+
+            @hookimpl
+            def register_commands(app):
+                app.add_typer(db)
+            """,
+        )
+    use_plugins(project, "team_ga", "team_gb")
+
+    result = migrate("db", "seed")
+
+    assert result.exit_code == 1
+    assert "command 'db' is registered by two plugins: 'team_ga' and 'team_gb'" in result.stderr
+
+
+def test_a_plugin_exit_in_a_hook_keeps_its_exit_code(project, migrate):
+    project.write(
+        "team_stop.py",
+        """
+        import typer
+        from migrations_cli.hookspecs import hookimpl
+
+        @hookimpl
+        def before_migrate():
+            typer.echo("change freeze: not migrating", err=True)
+            raise typer.Exit(3)
+        """,
+    )
+    use_plugins(project, "team_stop")
+    migrate("create", "first")
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 3
+    assert "change freeze" in result.stderr
+    assert project.tables() == set()
+
+
+def test_a_failing_after_revision_written_still_shows_the_written_file(project, migrate):
+    project.write(
+        "team_lint.py",
+        """
+        from migrations_cli.hookspecs import hookimpl
+
+        @hookimpl
+        def after_revision_written(path):
+            raise ValueError("lint failed")
+        """,
+    )
+    use_plugins(project, "team_lint")
+
+    result = migrate("create", "add x", "--empty")
+
+    [written] = project.revision_files()
+    assert result.exit_code == 1
+    assert result.stdout.strip() == f"alembic/versions/{written.name}"
+    assert "lint failed" in result.stderr
+    assert f"the revision file alembic/versions/{written.name} was written" in result.stderr
+
+
+def test_a_plugin_command_can_print_through_alembic(project, migrate):
+    project.write(
+        "team_history.py",
+        """
+        import typer
+        from alembic import command
+        from migrations_cli.context import get_context
+        from migrations_cli.hookspecs import hookimpl
+
+        def history(ctx: typer.Context) -> None:
+            command.history(get_context(ctx).alembic_config)
+
+        @hookimpl
+        def register_commands(app):
+            app.command()(history)
+        """,
+    )
+    use_plugins(project, "team_history")
+    migrate("create", "first revision", "--empty")
+
+    result = migrate("history")
+
+    assert result.exit_code == 0, result.output
+    assert "first revision" in result.stdout
