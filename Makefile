@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MIGRATE := $(BIN)/migrate
 
+# m="..." reaches migrate exactly as typed: single-quoted for the shell, without make's
+# or the shell's expansion of $ and backticks.
+shell_quote = '$(subst ','\'',$(1))'
+
 .PHONY: install migrate migration downgrade heads merge test lint
 
 # Creates the virtualenv and installs the project with its test and driver extras.
@@ -23,8 +27,8 @@ migrate: install .env
 	$(MIGRATE) upgrade
 
 migration: install .env
-	@test -n "$(m)" || { echo 'usage: make migration m="Add email field to users"' >&2; exit 2; }
-	$(MIGRATE) create "$(m)"
+	$(if $(value m),,@echo 'usage: make migration m="Add email field to users"' >&2; exit 2)
+	$(MIGRATE) create $(call shell_quote,$(value m))
 
 downgrade: install .env
 	$(MIGRATE) downgrade
@@ -33,7 +37,7 @@ heads: install .env
 	$(MIGRATE) heads
 
 merge: install .env
-	$(MIGRATE) merge $(if $(m),-m "$(m)")
+	$(MIGRATE) merge $(if $(value m),-m $(call shell_quote,$(value m)))
 
 lint: install
 	$(BIN)/ruff check .

@@ -64,7 +64,11 @@ def global_options(
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="Use this database instead of DATABASE_URL."),
+        typer.Option(
+            "--database-url",
+            help="Use this database instead of DATABASE_URL (a relative SQLite path is "
+            "relative to the .env folder).",
+        ),
     ] = None,
     verbose: Annotated[
         bool,

@@ -23,6 +23,8 @@ from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisio
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
 from migrations_cli.settings import Settings, load_settings, make_project_importable
 
+# Alembic commands whose env.py run never compares the models.
+_COMMANDS_WITHOUT_MODELS = frozenset({"upgrade", "downgrade", "stamp", "current", "merge"})
 # What `alembic init` writes into alembic.ini: not a database anyone means.
 ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 
@@ -63,10 +65,12 @@ def run_migrations() -> None:
 def _run(
     context: EnvironmentContext, config: Config, settings: Settings, hook: pluggy.HookRelay
 ) -> None:
-    # Upgrades and downgrades run the revisions' own code: the models need not import.
-    compares_models = settings.metadata is not None and RUN_KEY not in config.attributes
     options: dict[str, Any] = {
-        "target_metadata": load_metadata(settings.metadata) if compares_models else None,
+        "target_metadata": (
+            load_metadata(settings.metadata)
+            if settings.metadata and _needs_models(config)
+            else None
+        ),
         "compare_type": True,
         "transaction_per_migration": True,
         "include_object": _include_object(hook),
@@ -104,7 +108,8 @@ def _run_online(
     hook: pluggy.HookRelay,
 ) -> None:
     run: MigrationRun | None = config.attributes.get(RUN_KEY)
-    owns_transaction = not connection.in_transaction()
+    # configure() comes first: Alembic judges whether the caller owns a transaction when it
+    # is configured; reading the version table afterwards is safe.
     context.configure(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
@@ -113,10 +118,6 @@ def _run_online(
     )
     if run is not None:
         run.previous = run.current = tuple(context.get_context().get_current_heads())
-        if owns_transaction and connection.in_transaction():
-            # Reading the version table began a transaction. Left open, Alembic would take it
-            # for the caller's and never commit the migrations.
-            connection.rollback()
         call_hook(
             hook.before_migrate,
             config=config,
@@ -220,6 +221,17 @@ def _process_revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> 
             directives[:] = []  # nothing changed: write no file
 
     return process_revision_directives
+
+
+def _needs_models(config: Config) -> bool:
+    """Upgrades, downgrades and the like run the revisions' own code: the models need not
+    import (they may need application settings a deploy does not have)."""
+    if RUN_KEY in config.attributes:
+        return False
+    plain_alembic_command = getattr(config.cmd_opts, "cmd", None)
+    return not (
+        plain_alembic_command and plain_alembic_command[0].__name__ in _COMMANDS_WITHOUT_MODELS
+    )
 
 
 def _is_autogenerate(config: Config) -> bool:

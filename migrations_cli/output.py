@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, BinaryIO, TextIO
 
 import typer
@@ -14,8 +14,15 @@ REDACTED = "***"
 
 
 def result(text: str) -> None:
-    """A command's answer, for people and pipes alike (stdout)."""
-    typer.echo(text)
+    """A command's answer, for people and pipes alike (stdout).
+
+    Results are built from revision files (paths, ids, messages), never from settings, so
+    they bypass the masking: a password that is also a common word (``app``) must not turn
+    a printed path into one that does not exist.
+    """
+    redactor: Redactor | None = getattr(sys.stdout, "redactor", None)
+    with redactor.paused() if redactor else nullcontext():
+        typer.echo(text)
 
 
 def info(text: str) -> None:
@@ -45,12 +52,22 @@ class Redactor:
         pattern = rf"(?<!\w)(?:{alternatives})(?!\w)"
         self._text = re.compile(pattern)
         self._bytes = re.compile(pattern.encode())
+        self._paused = False
 
     def text(self, text: str) -> str:
-        return self._text.sub(REDACTED, text)
+        return text if self._paused else self._text.sub(REDACTED, text)
 
     def bytes(self, data: bytes) -> bytes:
-        return self._bytes.sub(REDACTED.encode(), data)
+        return data if self._paused else self._bytes.sub(REDACTED.encode(), data)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Let text known to hold no secret through unchanged."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
 
 
 class RedactingStream:
@@ -70,6 +87,10 @@ class RedactingStream:
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         self._stream.write(self._redactor.text(text))
         return len(text)
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
 
     @property
     def buffer(self) -> _RedactingBinaryStream:

@@ -36,6 +36,7 @@ class Settings:
     def require_database_url(self) -> str:
         """The URL, or an error that says where it was looked for."""
         if self.database_url:
+            check_credentials(self.database_url)
             return self.database_url
         where = f"{self.env_file} or " if self.env_file else "a .env file or "
         raise SettingsError(f"DATABASE_URL is not set: add it to {where}the environment")
@@ -59,7 +60,9 @@ def load_settings(
     """Read settings; `overrides` are command-line values and win over everything else.
 
     Without `env_file`, the nearest `.env` from `start` (the working directory) upward is
-    used, if any. Relative paths resolve against the folder holding the `.env` file.
+    used, if any, and the process environment wins over it. A file named with `env_file`
+    (--env-file) was chosen on the command line, so it wins over the environment. Relative
+    paths resolve against the folder holding the `.env` file. Empty values count as unset.
     """
     environ = os.environ if environ is None else environ
     start = (start or Path.cwd()).resolve()
@@ -72,18 +75,21 @@ def load_settings(
     file_values = read_env_file(path) if path else {}
     project_dir = path.parent if path else start
 
+    sources = (
+        (overrides or {}, file_values, environ)
+        if env_file is not None
+        else (overrides or {}, environ, file_values)
+    )
+
     def value(key: str) -> str | None:
-        for source in (overrides or {}, environ, file_values):
+        for source in sources:
             found = source.get(key)
             if found:
                 return found.strip()
         return None
 
-    database_url = value("DATABASE_URL")
-    if database_url:
-        check_credentials(database_url)
     return Settings(
-        database_url=_absolute_sqlite_path(database_url, project_dir),
+        database_url=_absolute_sqlite_path(value("DATABASE_URL"), project_dir),
         migrations_dir=project_dir / (value("MIGRATIONS_DIR") or DEFAULT_MIGRATIONS_DIR),
         metadata=_checked_metadata_path(value("MIGRATIONS_METADATA")),
         plugins=_checked_plugin_list(value("MIGRATIONS_PLUGINS")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
@@ -12,6 +13,8 @@ from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
 
+STEPS_BACK = re.compile(r"-\d+")
+
 
 def downgrade(
     ctx: typer.Context,
@@ -21,6 +24,9 @@ def downgrade(
     ] = "-1",
 ) -> None:
     """Downgrade the database to REVISION (default: one step back)."""
+    if revision.startswith("-") and not STEPS_BACK.fullmatch(revision):
+        # Unknown options arrive here, since "-2" must not be read as an option.
+        raise typer.BadParameter(f"no such option: {revision}", param_hint="REVISION")
     context = get_context(ctx)
     try:
         run = run_migration(context, "downgrade", revision)

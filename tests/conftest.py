@@ -99,6 +99,17 @@ class Project:
             return {version for (version,) in rows}
 
 
+@pytest.fixture(autouse=True)
+def _forget_project_imports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Undo what running migrations in this process did to the interpreter: the project
+    folders added to sys.path and the modules imported from them (models, plugins), so no
+    test passes on what an earlier test imported."""
+    saved_path = list(sys.path)
+    yield
+    sys.path[:] = saved_path
+    _forget_modules_under(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     root = tmp_path / "project"

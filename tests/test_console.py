@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -22,8 +23,8 @@ def test_help_lists_every_built_in_command(migrate_console):
     result = migrate_console("--help")
 
     assert result.exit_code == 0
-    for command in ("create", "upgrade", "downgrade", "merge", "heads"):
-        assert command in result.stdout
+    listed = set(re.findall(r"^│ (\w+) ", result.stdout, re.M))
+    assert {"create", "upgrade", "downgrade", "merge", "heads"} <= listed
 
 
 def test_the_whole_scenario_through_the_console_script(project, migrate_console):
@@ -108,7 +109,8 @@ def test_plain_alembic_works_in_the_same_project(project, migrate_console):
     assert project.tables() == {"users"}
 
     # Autogenerate that finds nothing writes nothing under plain alembic too.
-    run_process([alembic, "revision", "--autogenerate", "-m", "noop"], cwd=project.root)
+    noop = run_process([alembic, "revision", "--autogenerate", "-m", "noop"], cwd=project.root)
+    assert noop.exit_code == 0, noop.output
     assert len(project.revision_files()) == 1
 
     heads = run_process([alembic, "heads"], cwd=project.root)
@@ -126,3 +128,36 @@ def test_plain_alembic_reports_our_errors_as_alembic_does(project):
     assert result.exit_code != 0
     assert "FAILED: DATABASE_URL is not set" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_plain_alembic_upgrade_does_not_import_the_models(project, migrate):
+    project.write("pyproject.toml", PYPROJECT_WITH_ALEMBIC)
+    migrate("create", "Add users table")
+    project.write("models.py", "raise RuntimeError('SECRET_KEY is not set')\n")
+
+    result = run_process([ALEMBIC_SCRIPT, "upgrade", "head"], cwd=project.root)
+
+    assert result.exit_code == 0, result.output
+    assert project.tables() == {"users"}
+
+
+def test_verbose_shows_alembics_log(project, migrate_console):
+    migrate_console("create", "Add users table")
+
+    quiet = migrate_console("upgrade", "head")
+    migrate_console("downgrade", "base")
+    verbose = migrate_console("--verbose", "upgrade")
+
+    assert "Running upgrade" not in quiet.stderr
+    assert "INFO [alembic.runtime.migration] Running upgrade" in verbose.stderr
+
+
+def test_migrate_from_a_subfolder_uses_the_projects_env(project, migrate_console):
+    (project.root / "src" / "deep").mkdir(parents=True)
+    migrate_console("create", "Add users table")
+
+    result = migrate_console("upgrade", cwd=project.root / "src" / "deep")
+
+    assert result.exit_code == 0, result.output
+    assert project.tables() == {"users"}
+    assert not (project.root / "src" / "deep" / "db.sqlite").exists()

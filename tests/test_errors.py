@@ -152,18 +152,39 @@ def test_malformed_urls_and_query_passwords_never_show_the_password(project, mig
     assert result.stderr.rstrip().splitlines()[-1].startswith("error: ")
 
 
-@pytest.mark.parametrize("password", ["a", "postgres"])
+@pytest.mark.parametrize("password", ["a", "postgres", "alembic", "table"])
 def test_short_or_common_passwords_do_not_mangle_results(project, migrate, password):
-    project.write_env(
-        DATABASE_URL=f"postgresql+psycopg://app:{password}@127.0.0.1:1/app",
-        MIGRATIONS_DIR="alembic",
-    )
+    project.write_env(DATABASE_URL=f"postgresql+psycopg://app:{password}@127.0.0.1:1/app")
 
     created = migrate("create", "add a table", "--empty")
+    heads = migrate("heads")
 
     [written] = project.revision_files()
     assert created.stdout.strip() == f"alembic/versions/{written.name}"
     assert "add_a_table" in written.name
+    assert heads.stdout.endswith("(head)  add a table\n")
+
+
+def test_a_password_that_is_a_common_word_is_still_masked_in_messages(project, migrate):
+    write_revision(project, "aaaa11111111")
+    project.write_env(DATABASE_URL="postgresql+psycopg://app:table@127.0.0.1:1/app")
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    assert "app:***@127.0.0.1:1/app" in result.stderr
+    assert "table" not in result.stderr
+
+
+def test_unknown_option_to_downgrade_is_a_usage_error(project, migrate):
+    write_revision(project, "aaaa11111111")
+    migrate("upgrade")
+
+    result = migrate("downgrade", "--bogus")
+
+    assert result.exit_code == 2
+    assert "no such option: --bogus" in result.stderr
+    assert project.versions_in_db() == {"aaaa11111111"}
 
 
 def test_bytes_written_to_the_binary_stream_are_masked_too(project, migrate_console):

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import zipfile
 
 from conftest import REPO_ROOT, run_process
 
+# Build from a copy: setuptools keeps a build/ folder that would let a deleted file live on.
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "*.db", ".env"
+)
+
 
 def test_wheel_installs_plugins_under_the_project_namespace(tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT, source, ignore=NOT_SOURCE)
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     built = run_process(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(tmp_path),
-            str(REPO_ROOT),
-        ],
+        [*pip_wheel, "--wheel-dir", str(tmp_path), str(source)],
         cwd=tmp_path,
         timeout=300,
     )
@@ -30,7 +29,10 @@ def test_wheel_installs_plugins_under_the_project_namespace(tmp_path):
 
     top_level = {name.split("/", 1)[0] for name in names if not name.startswith("migrations_cli-")}
     assert top_level == {"migrations_cli"}
-    for command in ("create", "upgrade", "downgrade", "merge", "heads"):
-        assert f"migrations_cli/plugins/{command}.py" in names
+    plugin_files = {name for name in names if name.startswith("migrations_cli/plugins/")}
+    assert plugin_files == {
+        f"migrations_cli/plugins/{module}.py"
+        for module in ("__init__", "create", "upgrade", "downgrade", "merge", "heads")
+    }
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "migrate = migrations_cli.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -182,6 +182,7 @@ def test_entry_point_plugin_also_named_in_settings_is_loaded_once(
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "hello from team"
+    assert "warning" not in result.stderr
 
 
 # --- failures stay contained -----------------------------------------------------------------

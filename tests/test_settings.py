@@ -267,8 +267,10 @@ def test_secrets_hold_encoded_and_decoded_password(project):
 
 
 def test_raw_at_sign_in_the_password_is_an_error_asking_to_encode_it(project):
+    settings = _settings_with_url(project, "mysql+pymysql://root:PWM@RK1@host/db")
+
     with pytest.raises(SettingsError, match="percent-encode '@'") as raised:
-        _settings_with_url(project, "mysql+pymysql://root:PWM@RK1@host/db")
+        settings.require_database_url()
 
     assert "PWM" not in str(raised.value) and "RK1" not in str(raised.value)
 
@@ -380,3 +382,18 @@ def test_global_env_file_option_is_used_by_main(project, migrate):
     assert result.exit_code == 0, result.output
     assert (other.parent / "other.sqlite").is_file()
     assert not project.db_path.exists()
+
+
+def test_a_named_env_file_wins_over_the_environment(project, monkeypatch):
+    staging = project.write(".env.staging", "DATABASE_URL=sqlite:///staging.db\n")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///shell.db")
+
+    settings = load_settings(staging)
+
+    assert settings.database_url.endswith("/staging.db")
+
+
+def test_raw_at_sign_does_not_stop_commands_that_need_no_database(project, migrate):
+    project.write_env(DATABASE_URL="mysql+pymysql://root:PWM@RK1@host/db")
+
+    assert migrate("heads").exit_code == 0
