@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import table_names, versions_in
 
 PASSWORD = "Pw-MARKER-7c1e"  # unique, so any leak is found by a plain substring search
 
@@ -300,7 +301,10 @@ def test_failing_migration_names_the_state_left_behind(project, migrate):
     assert project.tables() == {"good"}
 
 
-def test_failed_migration_on_sqlite_leaves_no_table_of_its_own(project, migrate):
+def test_a_failed_migration_is_rolled_back_where_ddl_is_transactional(
+    project, migrate, database_url
+):
+    project.write_env(DATABASE_URL=database_url)
     write_revision(project, "aaaa11111111", upgrade="op.execute('CREATE TABLE good (id INT)')")
     write_revision(
         project,
@@ -309,9 +313,18 @@ def test_failed_migration_on_sqlite_leaves_no_table_of_its_own(project, migrate)
         upgrade="op.execute('CREATE TABLE half (id INT)'); op.execute('SELECT * FROM nope')",
     )
 
-    assert migrate("upgrade").exit_code == 1
-    assert project.tables() == {"good"}  # "half" was rolled back with its migration
+    result = migrate("upgrade")
 
+    assert_one_line_error(result, "upgrade stopped in revision bbbb22222222")
+    assert versions_in(database_url) == {"aaaa11111111"}
+    if database_url.startswith("mysql"):  # DDL commits at once: say so, and how to recover
+        assert table_names(database_url) == {"good", "half"}
+        assert "statements of bbbb22222222 that ran before the error stay applied" in (
+            result.stderr
+        )
+        return
+    assert table_names(database_url) == {"good"}  # "half" went with its migration
+    assert "stay applied" not in result.stderr
     (project.versions / "bbbb22222222_hand_written.py").write_text(
         REVISION.format(
             revision="bbbb22222222",
@@ -321,7 +334,7 @@ def test_failed_migration_on_sqlite_leaves_no_table_of_its_own(project, migrate)
         )
     )
     assert migrate("upgrade").exit_code == 0  # the retry is not blocked by a leftover
-    assert project.tables() == {"good", "half"}
+    assert table_names(database_url) == {"good", "half"}
 
 
 def test_verbose_shows_the_traceback(project, migrate):
