@@ -24,6 +24,9 @@ from migrations_cli.settings import Settings, load_settings, make_project_import
 
 PROG_NAME = "migrate"
 USAGE_ERROR = 2  # as Click exits on bad command-line usage
+ENV_FILE_OPTION = "--env-file"
+DATABASE_URL_OPTION = "--database-url"
+VERBOSE_OPTIONS = ("--verbose", "-v")
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,14 @@ class GlobalOptions:
         verbose = False
         position = 0
         while position < len(args) and args[position].startswith("-"):
-            name, has_value, value = args[position].partition("=")
-            if name in ("--env-file", "--database-url"):
-                if not has_value:
+            name, has_value, given = args[position].partition("=")
+            if name in (ENV_FILE_OPTION, DATABASE_URL_OPTION):
+                value: str | None = given
+                if not has_value:  # the value is the next word; Click reports it missing
                     position += 1
-                    value = args[position] if position < len(args) else ""
+                    value = args[position] if position < len(args) else None
                 values[name.lstrip("-").replace("-", "_")] = value
-            elif name in ("--verbose", "-v"):
+            elif name in VERBOSE_OPTIONS:
                 verbose = True
             position += 1
         return cls(**values, verbose=verbose)
@@ -58,21 +62,21 @@ def global_options(
     env_file: Annotated[
         Path | None,
         typer.Option(
-            "--env-file",
+            ENV_FILE_OPTION,
             help="The .env file to read. Default: the nearest .env from here upward.",
         ),
     ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
-            "--database-url",
+            DATABASE_URL_OPTION,
             help="Use this database instead of DATABASE_URL (a relative SQLite path is "
             "relative to the .env folder).",
         ),
     ] = None,
     verbose: Annotated[
         bool,
-        typer.Option("--verbose", "-v", help="Show Alembic's log and the traceback of errors."),
+        typer.Option(*VERBOSE_OPTIONS, help="Show Alembic's log and the traceback of errors."),
     ] = False,
 ) -> None:
     """Run Alembic migrations with settings from .env.
@@ -101,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     options = GlobalOptions.parse(args)
     for option, value in (
-        ("--env-file", options.env_file),
-        ("--database-url", options.database_url),
+        (ENV_FILE_OPTION, options.env_file),
+        (DATABASE_URL_OPTION, options.database_url),
     ):
         if value == "":
             output.error(f"{option} needs a value (it was empty)")
@@ -128,7 +132,7 @@ def _run(args: list[str], settings: Settings, verbose: bool) -> int:
         command.main(
             args=args,
             prog_name=PROG_NAME,
-            obj=MigrationsContext(settings=settings, plugins=manager),
+            obj=MigrationsContext(settings=settings, plugin_manager=manager),
         )
     except SystemExit as exit_:
         return _exit_code(exit_)

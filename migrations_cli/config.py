@@ -43,7 +43,8 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
     if config.get_alembic_option("file_template") is None:
         config.set_main_option("file_template", DEFAULT_FILE_TEMPLATE)
     if settings.database_url:
-        # For tools that read the URL from the Config; env.py takes it from the settings.
+        # env.py migrates the database this option names (so a plugin or a tool may
+        # change it); tools that read the URL from the Config find it here too.
         config.set_main_option("sqlalchemy.url", _escape(settings.database_url))
     config.attributes[SETTINGS_KEY] = settings
     if hook is not None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @dataclass
 class MigrationsContext:
     settings: Settings
-    plugins: MigrationsPluginManager
+    plugin_manager: MigrationsPluginManager
 
     @cached_property
     def alembic_config(self) -> Config:
@@ -34,7 +34,7 @@ class MigrationsContext:
                 f"migrations folder {self.settings.migrations_dir} does not exist "
                 f"(MIGRATIONS_DIR, from {where})"
             )
-        return build_alembic_config(self.settings, hook=self.plugins.hook)
+        return build_alembic_config(self.settings, hook=self.plugin_manager.hook)
 
     @cached_property
     def script(self) -> ScriptDirectory:

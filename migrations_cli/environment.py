@@ -12,21 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY
 from migrations_cli.database import connect, create_engine, transactional_ddl
-from migrations_cli.errors import MigrationsError, PluginError, describe
+from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
 from migrations_cli.settings import Settings, load_settings, make_project_importable
-
-# Alembic commands whose env.py run never compares the models.
-_COMMANDS_WITHOUT_MODELS = frozenset({"upgrade", "downgrade", "stamp", "current", "merge"})
-# What `alembic init` writes into alembic.ini: not a database anyone means.
-ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 
 if TYPE_CHECKING:
     import pluggy
@@ -36,30 +31,36 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext, MigrationInfo
     from sqlalchemy.engine import Connection
 
+# Alembic commands whose run of env.py never compares the models: they run the revisions'
+# own code, so the models need not import (they may need settings a deploy lacks). Any
+# other use, a test tool's included, gets the models as a hand-written env.py gives them.
+_COMMANDS_WITHOUT_MODELS = frozenset(
+    {"upgrade", "downgrade", "stamp", "current", "merge", "ensure_version"}
+)
+# What `alembic init` writes into alembic.ini: not a database anyone means.
+ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
+
 
 def run_migrations() -> None:
     """The body of env.py."""
-    from alembic import context
-
-    config = context.config
-    if SETTINGS_KEY in config.attributes:  # built by our Config factory
-        settings = _with_configured_url(config.attributes[SETTINGS_KEY], config)
-        make_project_importable(settings)
-        hook = config.attributes.get(HOOK_KEY) or build_plugin_manager(settings).hook
-        _run(context, config, settings, hook)
-        return
-    # Plain `alembic`: report our errors the way Alembic reports its own ("FAILED: ...").
+    from alembic import context as alembic_context
     from alembic.util import CommandError
 
+    context = cast("EnvironmentContext", alembic_context)
+    config = context.config
+    from_factory = SETTINGS_KEY in config.attributes
     try:
-        settings = _with_configured_url(_settings_for_plain_alembic(config), config)
+        settings = _with_configured_url(
+            config.attributes[SETTINGS_KEY] if from_factory else _settings_from_env_file(config),
+            config,
+        )
         make_project_importable(settings)
-        plugins = build_plugin_manager(settings)
-        for failure in plugins.failures:
-            output.warn(str(failure))
-        _run(context, config, settings, plugins.hook)
+        hook = config.attributes.get(HOOK_KEY) or _load_plugins(settings)
+        _run(context, config, settings, hook)
     except MigrationsError as error:
-        raise CommandError(str(error)) from error
+        if from_factory:
+            raise  # `migrate` reports it
+        raise CommandError(str(error)) from error  # as Alembic reports its own: "FAILED: ..."
 
 
 def _run(
@@ -91,8 +92,9 @@ def _run(
         _run_online(context, config, shared, options, hook)
         return
     engine = create_engine(settings)
-    if transactional_ddl(engine) is not None:
-        options["transactional_ddl"] = transactional_ddl(engine)
+    ddl_in_transactions = transactional_ddl(engine)
+    if ddl_in_transactions is not None:
+        options["transactional_ddl"] = ddl_in_transactions
     try:
         with connect(engine, settings) as connection:
             _run_online(context, config, connection, options, hook)
@@ -113,66 +115,69 @@ def _run_online(
     context.configure(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
-        on_version_apply=[_recorder(run)] if run else [],
+        on_version_apply=_recorder(run) if run else None,
         **options,
     )
-    if run is not None:
-        run.previous = run.current = tuple(context.get_context().get_current_heads())
-        call_hook(
-            hook.before_migrate,
-            config=config,
-            direction=run.direction,
-            current=run.previous,
-            target=run.target,
-        )
+    if run is None:  # autogenerate, or a tool driving Alembic's API: no lifecycle hooks
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    migration_context = context.get_context()
+    run.previous = run.current = tuple(migration_context.get_current_heads())
+    call_hook(
+        hook.before_migrate,
+        config=config,
+        direction=run.direction,
+        current=run.previous,
+        target=run.target,
+    )
     try:
         with context.begin_transaction():
             context.run_migrations()
     except Exception as error:
         from alembic.util import CommandError
 
-        if run is None or isinstance(error, CommandError):
+        if isinstance(error, CommandError):
             raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
-        failed = _failing_revision(error)
-        partial = (
-            ""
-            if context.get_context().impl.transactional_ddl
-            else f"; statements of {failed or 'the failed revision'} that ran before the "
-            f"error stay applied ({connection.dialect.name} commits DDL at once): repair "
-            "the schema before retrying"
-        )
+        run.settle(_heads_after_failure(migration_context, run))
         raise MigrationsError(
-            f"{run.direction} stopped{f' in revision {failed}' if failed else ''}: "
-            f"{describe(error)} (the database is at {describe_revisions(run.current)}; "
-            f"{len(run.revisions)} revision(s) "
-            f"{'applied' if run.direction == 'upgrade' else 'reverted'} before the failure"
-            f"{partial})"
-        ) from error
-    if run is not None:
-        try:
-            call_hook(
-                hook.after_migrate,
-                config=config,
-                direction=run.direction,
-                previous=run.previous,
-                current=run.current,
-                revisions=tuple(run.revisions),
+            run.failure(
+                describe(error),
+                _failing_revision(error),
+                connection.dialect.name,
+                ddl_rolls_back=migration_context.impl.transactional_ddl,
             )
-        except PluginError as error:
-            raise PluginError(
-                f"{error} (the {run.direction} itself completed: the database is at "
-                f"{describe_revisions(run.current)})"
-            ) from error
+        ) from error
+    try:
+        call_hook(
+            hook.after_migrate,
+            config=config,
+            direction=run.direction,
+            previous=run.previous,
+            current=run.current,
+            revisions=tuple(run.revisions),
+        )
+    except PluginError as error:
+        raise PluginError(
+            f"{error} (the {run.direction} itself completed: the database is at "
+            f"{describe_revisions(run.current)})"
+        ) from error
+
+
+def _heads_after_failure(migration_context: MigrationContext, run: MigrationRun) -> tuple[str, ...]:
+    """The revisions the database is really at once the failed transaction rolled back."""
+    try:
+        return tuple(sorted(migration_context.get_current_heads()))
+    except Exception:  # e.g. a caller's transaction left aborted: keep what was recorded
+        return run.current
 
 
 def _failing_revision(error: BaseException) -> str | None:
     """The revision whose upgrade() or downgrade() raised: its frame is in the traceback."""
-    frame = error.__traceback__
-    while frame is not None:
-        code, module_globals = frame.tb_frame.f_code, frame.tb_frame.f_globals
-        if code.co_name in ("upgrade", "downgrade") and "down_revision" in module_globals:
+    for frame in traceback_frames(error):
+        module_globals = frame.f_globals
+        if frame.f_code.co_name in ("upgrade", "downgrade") and "down_revision" in module_globals:
             return str(module_globals.get("revision"))
-        frame = frame.tb_next
     return None
 
 
@@ -180,9 +185,10 @@ def _recorder(run: MigrationRun) -> Callable[..., None]:
     def on_version_apply(
         ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
     ) -> None:
-        revision = step.up_revision
         run.record(
-            step.up_revision_id or "", revision.doc if revision else None, tuple(sorted(heads))
+            step.up_revision_id or "",
+            getattr(step.up_revision, "doc", None),
+            tuple(sorted(heads)),
         )
 
     return on_version_apply
@@ -224,8 +230,6 @@ def _process_revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> 
 
 
 def _needs_models(config: Config) -> bool:
-    """Upgrades, downgrades and the like run the revisions' own code: the models need not
-    import (they may need application settings a deploy does not have)."""
     if RUN_KEY in config.attributes:
         return False
     plain_alembic_command = getattr(config.cmd_opts, "cmd", None)
@@ -252,7 +256,15 @@ def _with_configured_url(settings: Settings, config: Config) -> Settings:
     return replace(settings, database_url=url)
 
 
-def _settings_for_plain_alembic(config: Config) -> Settings:
+def _settings_from_env_file(config: Config) -> Settings:
     """Settings from the `.env` nearest the alembic.ini or pyproject.toml in use."""
     source = config.toml_file_name or config.config_file_name
     return load_settings(start=Path(source).resolve().parent if source else None)
+
+
+def _load_plugins(settings: Settings) -> pluggy.HookRelay:
+    """The plugins, for a Config built outside `migrate` (plain alembic, a test tool)."""
+    manager = build_plugin_manager(settings)
+    for failure in manager.failures:
+        output.warn(str(failure))
+    return manager.hook

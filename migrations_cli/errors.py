@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from types import FrameType
 
 
 class MigrationsError(Exception):
@@ -46,6 +48,14 @@ def describe(error: BaseException) -> str:
     if sqlalchemy_exc is not None and isinstance(error, sqlalchemy_exc.SQLAlchemyError):
         return first_line(str(error))
     return f"unexpected {type(error).__name__}: {first_line(str(error))}"
+
+
+def traceback_frames(error: BaseException) -> Iterator[FrameType]:
+    """The frames of `error`'s traceback, outermost first."""
+    entry = error.__traceback__
+    while entry is not None:
+        yield entry.tb_frame
+        entry = entry.tb_next
 
 
 def first_line(text: str) -> str:

@@ -1,7 +1,7 @@
 """One upgrade or downgrade: what the command asked for and what env.py did about it.
 
 The command puts a MigrationRun into ``Config.attributes``; the environment module fills it
-in as revisions are applied and fires the lifecycle hooks around the run.
+in as revisions run and fires the lifecycle hooks around the run.
 """
 
 from __future__ import annotations
@@ -26,12 +26,23 @@ class MigrationRun:
     current: tuple[str, ...] = ()
     revisions: list[str] = field(default_factory=list)
 
+    @property
+    def verb(self) -> str:
+        return "applied" if self.direction == "upgrade" else "reverted"
+
     def record(self, revision: str, doc: str | None, heads: tuple[str, ...]) -> None:
-        """Called as each revision commits: remember it and tell the user."""
+        """Called as each revision's migration has run, just before its transaction
+        commits: remember it and tell the user."""
         self.revisions.append(revision)
         self.current = heads
-        verb = "applied " if self.direction == "upgrade" else "reverted"
-        output.info(f"  {verb} {revision}  {doc or ''}".rstrip())
+        output.info(f"  {self.verb:<8} {revision}  {doc or ''}".rstrip())
+
+    def settle(self, heads: tuple[str, ...]) -> None:
+        """After a failure, take the database's word: a revision recorded whose commit then
+        failed (a deferred constraint, say) was not applied."""
+        if heads != self.current and self.revisions:
+            self.revisions.pop()
+        self.current = heads
 
     def summary(self) -> str:
         """One line for stdout: where the database went, or that it was already there."""
@@ -43,12 +54,27 @@ class MigrationRun:
             f"{describe_revisions(self.current)} ({count} revision{'s' if count != 1 else ''})."
         )
 
+    def failure(self, reason: str, failed: str | None, dialect: str, ddl_rolls_back: bool) -> str:
+        """The one line that says which revision failed, why, and where that left things."""
+        where = f" in revision {failed}" if failed else ""
+        partial = (
+            ""
+            if ddl_rolls_back
+            else f"; statements of {failed or 'the failed revision'} that ran before the "
+            f"error stay applied ({dialect} commits DDL at once): repair the schema before "
+            "retrying"
+        )
+        return (
+            f"{self.direction} stopped{where}: {reason} (the database is at "
+            f"{describe_revisions(self.current)}; {len(self.revisions)} revision(s) "
+            f"{self.verb} before the failure{partial})"
+        )
+
 
 def run_migration(context: MigrationsContext, direction: Direction, target: str) -> MigrationRun:
     """Run Alembic's upgrade or downgrade to `target` and return what happened."""
     from alembic import command
 
-    context.settings.require_database_url()
     config = context.alembic_config
     run = MigrationRun(direction, target)
     config.attributes[RUN_KEY] = run

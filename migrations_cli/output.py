@@ -10,7 +10,7 @@ from typing import Any, BinaryIO, TextIO
 
 import typer
 
-REDACTED = "***"
+from migrations_cli.url_secrets import MASK as REDACTED
 
 
 def result(text: str) -> None:

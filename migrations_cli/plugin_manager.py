@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from migrations_cli import hookspecs
-from migrations_cli.errors import PluginError, first_line
+from migrations_cli.errors import PluginError, first_line, traceback_frames
 
 if TYPE_CHECKING:
     import typer
+    from typer.models import TyperInfo
 
     from migrations_cli.settings import Settings
 
@@ -94,6 +95,8 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
         commands_before = len(app.registered_commands)
         groups_before = len(app.registered_groups)
         try:
+            if impl.hookwrapper or impl.wrapper:
+                raise TypeError("register_commands cannot be a hook wrapper")
             impl.function(**{arg: app for arg in impl.argnames})
         except Exception as error:
             del app.registered_commands[commands_before:]
@@ -107,18 +110,22 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
             info.name or get_command_name(info.callback.__name__)
             for info in app.registered_commands[commands_before:]
             if info.callback is not None
-        ] + [
-            info.name or info.typer_instance.info.name
-            for info in app.registered_groups[groups_before:]
-            if info.name or (info.typer_instance and info.typer_instance.info.name)
-        ]
-        for name in names:
+        ] + [_group_name(info) for info in app.registered_groups[groups_before:]]
+        for name in filter(None, names):
             if name in owners:
                 raise PluginError(
                     f"command {name!r} is registered by two plugins: "
                     f"{owners[name]!r} and {impl.plugin_name!r}; remove one of them"
                 )
             owners[name] = impl.plugin_name
+
+
+def _group_name(info: TyperInfo) -> str | None:
+    """A sub-app's command name: given to add_typer(), or else to the Typer() itself."""
+    if isinstance(info.name, str):
+        return info.name
+    instance_name = info.typer_instance.info.name if info.typer_instance else None
+    return instance_name if isinstance(instance_name, str) else None
 
 
 def _importer(module: str) -> Callable[[], ModuleType]:
@@ -144,9 +151,7 @@ def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
 def _raising_plugin(caller: pluggy.HookCaller, error: BaseException) -> str:
     """The plugin whose hook function appears in the traceback of `error`."""
     owners = {impl.function.__code__: impl.plugin_name for impl in caller.get_hookimpls()}
-    frame = error.__traceback__
-    while frame is not None:
-        if frame.tb_frame.f_code in owners:
-            return owners[frame.tb_frame.f_code]
-        frame = frame.tb_next
+    for frame in traceback_frames(error):
+        if frame.f_code in owners:
+            return owners[frame.f_code]
     return "unknown"

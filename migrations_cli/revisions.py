@@ -39,7 +39,7 @@ def announce_revision(context: MigrationsContext, script: Script, message: str) 
     output.result(_shown(path))
     try:
         call_hook(
-            context.plugins.hook.after_revision_written,
+            context.plugin_manager.hook.after_revision_written,
             config=context.alembic_config,
             path=path,
             revision=script.revision,

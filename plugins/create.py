@@ -39,11 +39,10 @@ def create(
         )
     config = context.alembic_config
     if autogenerate:
-        settings.require_database_url()
         config.attributes[AUTOGENERATE_KEY] = True
     with alembic_messages_to_stderr():
         written = command.revision(config, message=message, autogenerate=autogenerate)
-    scripts = written if isinstance(written, list) else [written]
+    scripts = [script for script in (written if isinstance(written, list) else [written]) if script]
     if not scripts:
         output.info(
             "No differences between the models and the database: no revision written "

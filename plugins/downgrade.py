@@ -27,10 +27,12 @@ def downgrade(
     if revision.startswith("-") and not STEPS_BACK.fullmatch(revision):
         # Unknown options arrive here, since "-2" must not be read as an option.
         raise typer.BadParameter(f"no such option: {revision}", param_hint="REVISION")
+    from alembic.util import CommandError
+
     context = get_context(ctx)
     try:
         run = run_migration(context, "downgrade", revision)
-    except Exception as error:
+    except CommandError as error:
         # Alembic's wording for "-N" past the first revision does not say what is wrong.
         if revision.startswith("-") and "didn't produce" in str(error):
             raise MigrationsError(

@@ -384,3 +384,29 @@ def test_a_plugin_exit_message_is_printed(project, migrate):
 
     assert result.exit_code == 1
     assert "STAGING_TOKEN is not set" in result.stderr
+
+
+def test_a_revision_whose_commit_fails_is_not_counted_as_applied(project, migrate, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs a constraint checked at COMMIT (DEFERRABLE): PostgreSQL")
+    project.write_env(DATABASE_URL=database_url)
+    write_revision(
+        project,
+        "aaaa11111111",
+        upgrade="op.execute('CREATE TABLE parent (id INT PRIMARY KEY)'); "
+        "op.execute('CREATE TABLE child (parent_id INT REFERENCES parent (id) "
+        "DEFERRABLE INITIALLY DEFERRED)')",
+    )
+    write_revision(
+        project,
+        "bbbb22222222",
+        down="aaaa11111111",
+        upgrade="op.execute('INSERT INTO child VALUES (42)')",
+    )
+
+    result = migrate("upgrade")
+
+    assert_one_line_error(
+        result, "the database is at aaaa11111111; 1 revision(s) applied before the failure"
+    )
+    assert versions_in(database_url) == {"aaaa11111111"}

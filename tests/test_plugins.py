@@ -650,3 +650,25 @@ def test_a_plugin_command_can_print_through_alembic(project, migrate):
 
     assert result.exit_code == 0, result.output
     assert "first revision" in result.stdout
+
+
+def test_configure_alembic_can_choose_the_database(project, migrate):
+    elsewhere = project.root / "chosen.sqlite"
+    project.write(
+        "team_db.py",
+        f"""
+        from migrations_cli.hookspecs import hookimpl
+
+        @hookimpl
+        def configure_alembic(config):
+            config.set_main_option("sqlalchemy.url", "sqlite:///{elsewhere}")
+        """,
+    )
+    project.write_env(MIGRATIONS_PLUGINS="team_db")  # and no DATABASE_URL at all
+    migrate("create", "first", "--empty")
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert elsewhere.exists()
+    assert not project.db_path.exists()
