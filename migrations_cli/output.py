@@ -121,8 +121,8 @@ def redacted_output(secrets: frozenset[str]) -> Iterator[None]:
         return
     redactor = Redactor(secrets)
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout = RedactingStream(stdout, redactor)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(stderr, redactor)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(stdout, redactor)
+    sys.stderr = RedactingStream(stderr, redactor)
     try:
         yield
     finally:

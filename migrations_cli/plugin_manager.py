@@ -132,7 +132,7 @@ def _importer(module: str) -> Callable[[], ModuleType]:
     return lambda: importlib.import_module(module)
 
 
-def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
+def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> Any:
     """Call a hook; an exception from a plugin becomes a PluginError that names the plugin."""
     import typer
 

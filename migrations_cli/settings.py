@@ -66,6 +66,7 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     start = (start or Path.cwd()).resolve()
+    path: Path | None
     if env_file is not None:
         path = Path(env_file).expanduser().resolve()
         if not path.is_file():
