@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 
 def create_engine(settings: Settings) -> Engine:
-    """An engine without a pool: a migration run opens one connection and is done."""
+    """An engine without a pool (a migration run opens one connection and is done), whose
+    SQLite connections keep DDL inside the migration's transaction."""
     import sqlalchemy
     from sqlalchemy import exc
     from sqlalchemy.pool import NullPool

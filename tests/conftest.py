@@ -10,6 +10,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,14 +85,14 @@ class Project:
         return sorted(self.versions.glob("*.py"))
 
     def tables(self) -> set[str]:
-        with sqlite3.connect(self.db_path) as connection:
+        with closing(sqlite3.connect(self.db_path)) as connection:
             rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             return {name for (name,) in rows} - {"alembic_version"}
 
     def versions_in_db(self) -> set[str]:
         if not self.db_path.exists():
             return set()
-        with sqlite3.connect(self.db_path) as connection:
+        with closing(sqlite3.connect(self.db_path)) as connection:
             try:
                 rows = connection.execute("SELECT version_num FROM alembic_version")
             except sqlite3.OperationalError:
@@ -134,14 +135,12 @@ def migrate(
     Modules imported from the project (models, local plugins) are forgotten after each run,
     so a test that edits them sees the edit on the next run, as a new process would.
     """
-    saved_path = list(sys.path)
 
     def run(*args: str) -> Result:
         capsys.readouterr()
         try:
             exit_code = main(list(args))
         finally:
-            sys.path[:] = saved_path
             _forget_modules_under(project.root)
         captured = capsys.readouterr()
         return Result(exit_code, captured.out, captured.err)
