@@ -210,6 +210,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from _fresh_server_database(request.param)
 
 
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """An empty PostgreSQL database, for behaviour only PostgreSQL has."""
+    yield from _fresh_server_database("postgresql")
+
+
 def _fresh_server_database(kind: str) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
