@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -116,12 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrationsError as error:
         output.error(str(error))
         return error.exit_code
-    with output.redacted_output(settings.secrets()):
+    with output.redacted_output(settings.secrets()), _alembic_logging(options.verbose):
         return _run(args, settings, options.verbose)
 
 
 def _run(args: list[str], settings: Settings, verbose: bool) -> int:
-    _configure_logging(verbose)
     make_project_importable(settings)
     try:
         manager = build_plugin_manager(settings)
@@ -154,11 +154,20 @@ def _exit_code(exit_: SystemExit) -> int:
     return 1
 
 
-def _configure_logging(verbose: bool) -> None:
-    """Alembic logs each step at INFO; show that with --verbose, otherwise warnings only."""
+@contextmanager
+def _alembic_logging(verbose: bool) -> Iterator[None]:
+    """Alembic logs each step at INFO: show that with --verbose, otherwise warnings only,
+    on this run's stderr; the logger is left as it was found (main() may run in-process)."""
     logger = logging.getLogger("alembic")
+    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s [%(name)s] %(message)s"))
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
