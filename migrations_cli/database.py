@@ -36,17 +36,14 @@ def create_engine(settings: Settings) -> Engine:
             f"the database driver for {settings.masked_url().split(':', 1)[0]} is not "
             f"installed ({error})"
         ) from None
-    if _is_pysqlite(engine):
+    if made_ddl_transactional(engine):
         _make_ddl_transactional(engine)
     return engine
 
 
-def transactional_ddl(engine: Engine) -> bool | None:
-    """True where create_engine made DDL transactional; None leaves it to the dialect."""
-    return True if _is_pysqlite(engine) else None
-
-
-def _is_pysqlite(engine: Engine) -> bool:
+def made_ddl_transactional(engine: Engine) -> bool:
+    """Whether create_engine puts this engine's DDL in transactions (pysqlite), which the
+    dialect alone does not report to Alembic."""
     return engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite"
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY
-from migrations_cli.database import connect, create_engine, transactional_ddl
+from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
@@ -92,9 +92,8 @@ def _run(
         _run_online(context, config, shared, options, hook)
         return
     engine = create_engine(settings)
-    ddl_in_transactions = transactional_ddl(engine)
-    if ddl_in_transactions is not None:
-        options["transactional_ddl"] = ddl_in_transactions
+    if made_ddl_transactional(engine):
+        options["transactional_ddl"] = True
     try:
         with connect(engine, settings) as connection:
             _run_online(context, config, connection, options, hook)
@@ -123,7 +122,7 @@ def _run_online(
             context.run_migrations()
         return
     migration_context = context.get_context()
-    run.previous = run.current = tuple(migration_context.get_current_heads())
+    run.previous = run.current = _database_heads(migration_context)
     call_hook(
         hook.before_migrate,
         config=config,
@@ -164,10 +163,15 @@ def _run_online(
         ) from error
 
 
+def _database_heads(migration_context: MigrationContext) -> tuple[str, ...]:
+    """The version table's revisions, sorted as on_version_apply's heads are."""
+    return tuple(sorted(migration_context.get_current_heads()))
+
+
 def _heads_after_failure(migration_context: MigrationContext, run: MigrationRun) -> tuple[str, ...]:
     """The revisions the database is really at once the failed transaction rolled back."""
     try:
-        return tuple(sorted(migration_context.get_current_heads()))
+        return _database_heads(migration_context)
     except Exception:  # e.g. a caller's transaction left aborted: keep what was recorded
         return run.current
 
