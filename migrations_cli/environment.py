@@ -130,6 +130,7 @@ def _run_online(
         current=run.previous,
         target=run.target,
     )
+    run.start_clock()
     try:
         with context.begin_transaction():
             context.run_migrations()

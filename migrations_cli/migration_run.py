@@ -6,6 +6,7 @@ in as revisions run and fires the lifecycle hooks around the run.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ class MigrationRun:
     previous: tuple[str, ...] = ()
     current: tuple[str, ...] = ()
     revisions: list[str] = field(default_factory=list)
+    _clock: float = field(default_factory=time.perf_counter, repr=False)
 
     @property
     def verb(self) -> str:
@@ -33,9 +35,15 @@ class MigrationRun:
     def record(self, revision: str, doc: str | None, heads: tuple[str, ...]) -> None:
         """Called as each revision's migration has run, just before its transaction
         commits: remember it and tell the user."""
+        now = time.perf_counter()
+        seconds, self._clock = now - self._clock, now
         self.revisions.append(revision)
         self.current = heads
-        output.info(f"  {self.verb:<8} {revision}  {doc or ''}".rstrip())
+        output.info(f"  {self.verb:<8} {revision}  {seconds:6.2f}s  {doc or ''}".rstrip())
+
+    def start_clock(self) -> None:
+        """Time each revision from here: the first one's line excludes connecting."""
+        self._clock = time.perf_counter()
 
     def settle(self, heads: tuple[str, ...]) -> None:
         """After a failure, take the database's word: a revision recorded whose commit then

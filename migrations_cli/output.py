@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any, BinaryIO, TextIO
 
@@ -25,17 +27,48 @@ def result(text: str) -> None:
         typer.echo(text)
 
 
+def json_result(document: object) -> None:
+    """A command's answer for scripts (``--json``): one JSON document on stdout, nothing else.
+
+    Unlike `result`, it is masked: documents such as doctor's carry text from the settings.
+    """
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Rows as lines of left-aligned columns under a header, for people to read at a glance."""
+    lines = [list(headers), *(list(row) for row in rows)]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(headers))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
+
+
+def use_colour(err: bool = False) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = sys.stderr if err else sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def styled(text: str, colour: str, *, bold: bool = False, err: bool = False) -> str:
+    """`text` in `colour` when the stream it goes to shows colour, else unchanged."""
+    return typer.style(text, fg=colour, bold=bold) if use_colour(err) else text
+
+
 def info(text: str) -> None:
     """Progress and advice that must not pollute a result piped elsewhere (stderr)."""
     typer.echo(text, err=True)
 
 
 def warn(text: str) -> None:
-    typer.echo(f"warning: {text}", err=True)
+    typer.echo(f"{styled('warning:', 'yellow', err=True)} {text}", err=True)
 
 
 def error(text: str) -> None:
-    typer.echo(f"error: {text}", err=True)
+    typer.echo(f"{styled('error:', 'red', bold=True, err=True)} {text}", err=True)
 
 
 class Redactor:

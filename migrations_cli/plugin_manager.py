@@ -28,7 +28,23 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "migrations_cli"
 DEFAULT_PLUGINS: tuple[str, ...] = tuple(
     f"migrations_cli.plugins.{name}"
-    for name in ("upgrade", "downgrade", "create", "merge", "heads")
+    for name in (
+        "upgrade",
+        "downgrade",
+        "create",
+        "merge",
+        "heads",
+        "status",
+        "current",
+        "history",
+        "show",
+        "branches",
+        "stamp",
+        "check",
+        "doctor",
+        "plugins",
+        "init",
+    )
 )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from migrations_cli import output
+from migrations_cli.arguments import complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
@@ -20,7 +21,10 @@ def downgrade(
     ctx: typer.Context,
     revision: Annotated[
         str,
-        typer.Argument(help="-N for N steps back, a revision id or unique prefix, or base."),
+        typer.Argument(
+            help="-N for N steps back, a revision id or unique prefix, or base.",
+            autocompletion=complete_revision,
+        ),
     ] = "-1",
 ) -> None:
     """Downgrade the database to REVISION (default: one step back)."""

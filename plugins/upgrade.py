@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from migrations_cli import output
+from migrations_cli.arguments import complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
@@ -16,7 +17,10 @@ def upgrade(
     ctx: typer.Context,
     revision: Annotated[
         str,
-        typer.Argument(help="head, a revision id or unique prefix, or +N for N steps."),
+        typer.Argument(
+            help="head, a revision id or unique prefix, or +N for N steps.",
+            autocompletion=complete_revision,
+        ),
     ] = "head",
 ) -> None:
     """Upgrade the database to REVISION (default: head)."""

@@ -8,6 +8,8 @@ import zipfile
 
 from conftest import REPO_ROOT, run_process
 
+from migrations_cli.plugin_manager import DEFAULT_PLUGINS
+
 # Build from a copy: setuptools keeps a build/ folder that would let a deleted file live on.
 NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "*.db", ".env"
@@ -30,9 +32,8 @@ def test_wheel_installs_plugins_under_the_project_namespace(tmp_path):
     top_level = {name.split("/", 1)[0] for name in names if not name.startswith("migrations_cli-")}
     assert top_level == {"migrations_cli"}
     plugin_files = {name for name in names if name.startswith("migrations_cli/plugins/")}
-    assert plugin_files == {
-        f"migrations_cli/plugins/{module}.py"
-        for module in ("__init__", "create", "upgrade", "downgrade", "merge", "heads")
+    assert plugin_files == {"migrations_cli/plugins/__init__.py"} | {
+        f"{module.replace('.', '/')}.py" for module in DEFAULT_PLUGINS
     }
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "migrate = migrations_cli.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

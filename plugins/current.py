@@ -1,0 +1,1 @@
+"""`migrate current` (being written)."""

@@ -1,0 +1,1 @@
+"""`migrate doctor` (being written)."""

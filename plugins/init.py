@@ -1,0 +1,1 @@
+"""`migrate init` (being written)."""

@@ -1,0 +1,1 @@
+"""`migrate plugins` (being written)."""

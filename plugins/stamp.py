@@ -1,0 +1,1 @@
+"""`migrate stamp` (being written)."""

@@ -1,0 +1,1 @@
+"""`migrate status` (being written)."""
