@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli.errors import DatabaseError, SettingsError, first_line
@@ -72,3 +74,22 @@ def connect(engine: Engine, settings: Settings) -> Connection:
     except exc.DBAPIError as error:
         reason = first_line(str(error.orig if error.orig is not None else error))
         raise DatabaseError(f"cannot connect to {settings.masked_url()}: {reason}") from None
+
+
+@contextmanager
+def opened_connection(settings: Settings) -> Iterator[Connection]:
+    """A connection to the settings' database for a command that reads or stamps it, closed
+    and its engine disposed afterwards."""
+    engine = create_engine(settings)
+    try:
+        with connect(engine, settings) as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def database_heads(connection: Connection) -> tuple[str, ...]:
+    """The revisions in the version table, sorted; empty for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))

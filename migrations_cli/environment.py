@@ -165,7 +165,8 @@ def _run_online(
 
 
 def _database_heads(migration_context: MigrationContext) -> tuple[str, ...]:
-    """The version table's revisions, sorted as on_version_apply's heads are."""
+    """The version table's revisions, sorted as on_version_apply's heads are (and as
+    `database.database_heads` returns them)."""
     return tuple(sorted(migration_context.get_current_heads()))
 
 
