@@ -74,7 +74,7 @@ def _run(
         ),
         "compare_type": True,
         "transaction_per_migration": True,
-        "include_object": _include_object(hook),
+        "include_object": plugin_include_object(hook),
         "process_revision_directives": _process_revision_directives(hook, _is_autogenerate(config)),
     }
     if context.is_offline_mode():
@@ -200,7 +200,10 @@ def _recorder(run: MigrationRun) -> Callable[..., None]:
     return on_version_apply
 
 
-def _include_object(hook: pluggy.HookRelay) -> Callable[..., bool]:
+def plugin_include_object(hook: pluggy.HookRelay) -> Callable[..., bool]:
+    """The include_object callable Alembic takes: an object stays unless a plugin says False
+    (used by autogenerate here and by `migrate check`)."""
+
     def include_object(
         object: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
