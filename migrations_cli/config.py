@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from migrations_cli.settings import ALEMBIC_INI, PYPROJECT
 
 if TYPE_CHECKING:
     import pluggy
@@ -16,6 +19,11 @@ SETTINGS_KEY = "migrations_cli.settings"
 HOOK_KEY = "migrations_cli.hook"
 # Set by `migrate create`; plain `alembic revision --autogenerate` says so in cmd_opts.
 AUTOGENERATE_KEY = "migrations_cli.autogenerate"
+# Set by commands whose run of env.py only touches the version table (stamp).
+WITHOUT_MODELS_KEY = "migrations_cli.without_models"
+
+# What `alembic init` writes into alembic.ini: not a database anyone means.
+ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 
 # YYYYMMDD_HHMM-<rev>_<slug>.py, as the team's migration guide names files.
 DEFAULT_FILE_TEMPLATE = (
@@ -24,16 +32,21 @@ DEFAULT_FILE_TEMPLATE = (
 
 
 def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = None) -> Config:
-    """An in-memory Alembic `Config` built from `settings`; no alembic.ini is needed.
+    """The Alembic `Config` for a run, built from `settings`; no alembic.ini is needed.
 
-    A `[tool.alembic]` section in the project's pyproject.toml is read as Alembic reads it
-    (file_template, post_write_hooks, ...), but the settings decide the script location and
-    the database URL. Plugins adjust the result through the `configure_alembic` hook.
+    A project set up for plain Alembic keeps its files: an alembic.ini in the project folder
+    and the `[tool.alembic]` section of its pyproject.toml are read as Alembic reads them
+    (file_template, post_write_hooks, version_locations, ...). The settings still decide the
+    script location, and the database URL when DATABASE_URL is set; without it the ini's
+    `sqlalchemy.url` is left for env.py. Plugins adjust the result through the
+    `configure_alembic` hook.
     """
     from alembic.config import Config
 
-    pyproject = settings.project_dir / "pyproject.toml"
+    ini = settings.project_dir / ALEMBIC_INI
+    pyproject = settings.project_dir / PYPROJECT
     config = Config(
+        file_=ini if ini.is_file() else None,
         toml_file=pyproject if pyproject.is_file() else None,
         # Alembic's default is the sys.stdout of the moment it was imported; output must
         # go to today's (the masking wrapper, or a test's capture).
@@ -53,6 +66,20 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
 
         call_hook(hook.configure_alembic, config=config, settings=settings)
     return config
+
+
+def migrated_database(config: Config, settings: Settings) -> Settings:
+    """The settings naming the database env.py will migrate: the Config's `sqlalchemy.url`
+    (DATABASE_URL, or the alembic.ini's, or a plugin's), as any env.py reads it.
+
+    Without a usable URL this is the usual "DATABASE_URL is not set" error: `alembic init`'s
+    placeholder is not a database anyone means.
+    """
+    url = config.get_main_option("sqlalchemy.url")
+    if url and url != ALEMBIC_INI_PLACEHOLDER_URL:
+        return replace(settings, database_url=url)
+    settings.require_database_url()
+    return settings
 
 
 def _escape(value: str) -> str:

@@ -10,14 +10,17 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from migrations_cli import output
-from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY
+from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
+from migrations_cli.locking import LOCK_TABLE, migration_lock
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 _COMMANDS_WITHOUT_MODELS = frozenset(
     {"upgrade", "downgrade", "stamp", "current", "merge", "ensure_version"}
 )
+# Tables migrations-cli keeps beside the version table.
+TOOL_TABLES = frozenset({LOCK_TABLE})
 # What `alembic init` writes into alembic.ini: not a database anyone means.
 ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 
@@ -69,7 +74,7 @@ def _run(
     options: dict[str, Any] = {
         "target_metadata": (
             load_metadata(settings.metadata)
-            if settings.metadata and _needs_models(config)
+            if settings.metadata and _needs_models(config) and not context.is_offline_mode()
             else None
         ),
         "compare_type": True,
@@ -88,15 +93,16 @@ def _run(
             context.run_migrations()
         return
     shared: Connection | None = config.attributes.get("connection")
-    if shared is not None:  # Alembic's documented way to hand env.py a connection
-        _run_online(context, config, shared, options, hook)
+    if shared is not None:  # Alembic's documented way to hand env.py a connection;
+        _run_online(context, config, shared, options, hook, lock=None)  # its owner locks
         return
     engine = create_engine(settings)
     if made_ddl_transactional(engine):
         options["transactional_ddl"] = True
     try:
         with connect(engine, settings) as connection:
-            _run_online(context, config, connection, options, hook)
+            lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout)
+            _run_online(context, config, connection, options, hook, lock)
     finally:
         engine.dispose()
 
@@ -107,6 +113,7 @@ def _run_online(
     connection: Connection,
     options: dict[str, Any],
     hook: pluggy.HookRelay,
+    lock: Callable[[], AbstractContextManager[None]] | None,
 ) -> None:
     run: MigrationRun | None = config.attributes.get(RUN_KEY)
     # configure() comes first: Alembic judges whether the caller owns a transaction when it
@@ -122,32 +129,34 @@ def _run_online(
             context.run_migrations()
         return
     migration_context = context.get_context()
-    run.previous = run.current = _database_heads(migration_context)
-    call_hook(
-        hook.before_migrate,
-        config=config,
-        direction=run.direction,
-        current=run.previous,
-        target=run.target,
-    )
-    run.start_clock()
-    try:
-        with context.begin_transaction():
-            context.run_migrations()
-    except Exception as error:
-        from alembic.util import CommandError
+    with _migration_lock_unless_at_target(context, connection, run, lock):
+        # Read under the lock: a process that waited sees what the one before it applied.
+        run.previous = run.current = _database_heads(migration_context)
+        call_hook(
+            hook.before_migrate,
+            config=config,
+            direction=run.direction,
+            current=run.previous,
+            target=run.target,
+        )
+        run.start_clock()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        except Exception as error:
+            from alembic.util import CommandError
 
-        if isinstance(error, CommandError):
-            raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
-        run.settle(_heads_after_failure(migration_context, run))
-        raise MigrationsError(
-            run.failure(
-                describe(error),
-                _failing_revision(error),
-                connection.dialect.name,
-                ddl_rolls_back=migration_context.impl.transactional_ddl,
-            )
-        ) from error
+            if isinstance(error, CommandError):
+                raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
+            run.settle(_heads_after_failure(migration_context, run))
+            raise MigrationsError(
+                run.failure(
+                    describe(error),
+                    _failing_revision(error),
+                    connection.dialect.name,
+                    ddl_rolls_back=migration_context.impl.transactional_ddl,
+                )
+            ) from error
     try:
         call_hook(
             hook.after_migrate,
@@ -162,6 +171,39 @@ def _run_online(
             f"{error} (the {run.direction} itself completed: the database is at "
             f"{describe_revisions(run.current)})"
         ) from error
+
+
+def _migration_lock_unless_at_target(
+    context: EnvironmentContext,
+    connection: Connection,
+    run: MigrationRun,
+    lock: Callable[[], AbstractContextManager[None]] | None,
+) -> AbstractContextManager[None]:
+    """The migration lock, unless the database is already where the run would take it:
+    every instance of a rolling deploy after the first returns at once, without queueing.
+
+    The transaction the look opened is ended first, so that what is read under the lock
+    comes from a new one (MariaDB's repeatable read would otherwise show the old revision).
+    """
+    if lock is None:
+        return nullcontext()
+    heads = _database_heads(context.get_context())
+    connection.rollback()
+    return nullcontext() if _already_at_target(context, run, heads) else lock()
+
+
+def _already_at_target(
+    context: EnvironmentContext, run: MigrationRun, heads: tuple[str, ...]
+) -> bool:
+    if run.direction == "downgrade":
+        return run.target == "base" and not heads
+    if any(mark in run.target for mark in "+-:@"):  # relative or branch targets: take the lock
+        return False
+    try:
+        wanted = {script.revision for script in context.script.get_revisions(run.target)}
+    except Exception:
+        return False  # several heads, unknown revision...: Alembic will say so under the lock
+    return bool(wanted) and set(heads) == wanted
 
 
 def _database_heads(migration_context: MigrationContext) -> tuple[str, ...]:
@@ -202,11 +244,14 @@ def _recorder(run: MigrationRun) -> Callable[..., None]:
 
 def plugin_include_object(hook: pluggy.HookRelay) -> Callable[..., bool]:
     """The include_object callable Alembic takes: an object stays unless a plugin says False
-    (used by autogenerate here and by `migrate check`)."""
+    (used by autogenerate here and by `migrate check`). The tool's own tables are never the
+    models' business."""
 
     def include_object(
         object: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
+        if type_ == "table" and name in TOOL_TABLES:
+            return False
         answers = call_hook(
             hook.include_object,
             object=object,
@@ -239,7 +284,7 @@ def _process_revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> 
 
 
 def _needs_models(config: Config) -> bool:
-    if RUN_KEY in config.attributes:
+    if RUN_KEY in config.attributes or WITHOUT_MODELS_KEY in config.attributes:
         return False
     plain_alembic_command = getattr(config.cmd_opts, "cmd", None)
     return not (

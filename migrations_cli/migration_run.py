@@ -1,32 +1,58 @@
 """One upgrade or downgrade: what the command asked for and what env.py did about it.
 
 The command puts a MigrationRun into ``Config.attributes``; the environment module fills it
-in as revisions run and fires the lifecycle hooks around the run.
+in as revisions run and fires the lifecycle hooks around the run. A project's own env.py
+(as `alembic init` writes it) knows nothing of that: for it, the run is read from the
+version table before and after, and the hooks are fired here.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from migrations_cli import output
+from migrations_cli.errors import MigrationsError, PluginError, describe
 
 if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
     from migrations_cli.context import MigrationsContext
     from migrations_cli.hookspecs import Direction
+    from migrations_cli.settings import Settings
 
 RUN_KEY = "migrations_cli.run"
+# An env.py that mentions this module hands the run over to it (alembic/env.py, scaffolded
+# by `migrate init`); any other env.py is the project's own.
+ENVIRONMENT_MODULE = "migrations_cli.environment"
 
 
 @dataclass
 class MigrationRun:
     direction: Direction
     target: str
-    previous: tuple[str, ...] = ()
     current: tuple[str, ...] = ()
     revisions: list[str] = field(default_factory=list)
     _clock: float = field(default_factory=time.perf_counter, repr=False)
+    _previous: tuple[str, ...] | None = field(default=None, repr=False)
+
+    @property
+    def previous(self) -> tuple[str, ...]:
+        """The database's revisions before the run (empty at base)."""
+        return self._previous or ()
+
+    @previous.setter
+    def previous(self, heads: tuple[str, ...]) -> None:
+        self._previous = heads
+
+    @property
+    def observed(self) -> bool:
+        """Whether someone (the environment module) recorded where the run started: without
+        that, an empty run would say "Already at base" whatever happened."""
+        return self._previous is not None
 
     @property
     def verb(self) -> str:
@@ -54,12 +80,18 @@ class MigrationRun:
 
     def summary(self) -> str:
         """One line for stdout: where the database went, or that it was already there."""
-        if not self.revisions:
+        if not self.observed:
+            return (
+                f"{self.direction.capitalize()} finished: the database is at "
+                f"{describe_revisions(self.current)}."
+            )
+        if not self.revisions and self.previous == self.current:
             return f"Already at {describe_revisions(self.current)}: nothing to {self.direction}."
         count = len(self.revisions)
+        counted = f" ({count} revision{'s' if count != 1 else ''})" if count else ""
         return (
             f"{self.direction.capitalize()}d {describe_revisions(self.previous)} -> "
-            f"{describe_revisions(self.current)} ({count} revision{'s' if count != 1 else ''})."
+            f"{describe_revisions(self.current)}{counted}."
         )
 
     def failure(self, reason: str, failed: str | None, dialect: str, ddl_rolls_back: bool) -> str:
@@ -84,13 +116,123 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     from alembic import command
 
     config = context.alembic_config
+    if _is_projects_own_env_py(context.script):
+        return _run_with_own_environment(context, direction, target)
     run = MigrationRun(direction, target)
     config.attributes[RUN_KEY] = run
     try:
         getattr(command, direction)(config, target)
     finally:
         del config.attributes[RUN_KEY]
+    if not run.observed:  # an env.py that names our module without handing over to it
+        from migrations_cli.config import migrated_database
+
+        run.current = _read_heads(migrated_database(config, context.settings))
     return run
+
+
+def _is_projects_own_env_py(script: ScriptDirectory) -> bool:
+    try:
+        source = Path(script.env_py_location).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False  # Alembic will say what is wrong with it
+    return ENVIRONMENT_MODULE not in source
+
+
+def _run_with_own_environment(
+    context: MigrationsContext, direction: Direction, target: str
+) -> MigrationRun:
+    """The project's own env.py migrates; what it did is read from the version table
+    before and after, and the lifecycle hooks run around it as they do for ours.
+
+    No line per revision: that env.py reports nothing as it goes (Alembic's log, which
+    an alembic.ini usually turns on, does).
+    """
+    from alembic import command
+
+    from migrations_cli.config import migrated_database
+    from migrations_cli.plugin_manager import call_hook
+
+    config = context.alembic_config
+    database = migrated_database(config, context.settings)
+    hook = context.plugin_manager.hook
+    run = MigrationRun(direction, target)
+    run.previous = run.current = _read_heads(database)
+    call_hook(
+        hook.before_migrate, config=config, direction=direction, current=run.previous, target=target
+    )
+    try:
+        getattr(command, direction)(config, target)
+    except Exception as error:
+        _raise_with_where_it_stopped(error, run, database)
+    run.current = _read_heads(database)
+    run.revisions = _revisions_between(context.script, run)
+    try:
+        call_hook(
+            hook.after_migrate,
+            config=config,
+            direction=direction,
+            previous=run.previous,
+            current=run.current,
+            revisions=tuple(run.revisions),
+        )
+    except PluginError as error:
+        raise PluginError(
+            f"{error} (the {direction} itself completed: the database is at "
+            f"{describe_revisions(run.current)})"
+        ) from error
+    return run
+
+
+def _read_heads(database: Settings) -> tuple[str, ...]:
+    """The version table, quietly: an alembic.ini's logging, which that env.py turns on,
+    would log Alembic's "Context impl" lines a second time for this look."""
+    from migrations_cli.database import database_heads, opened_connection
+
+    logger = logging.getLogger("alembic.runtime.migration")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with opened_connection(database) as connection:
+            return database_heads(connection)
+    finally:
+        logger.setLevel(level)
+
+
+def _raise_with_where_it_stopped(
+    error: Exception, run: MigrationRun, database: Settings
+) -> NoReturn:
+    """A failed migration: say where the database was left, which that env.py cannot."""
+    from alembic.util import CommandError
+
+    if isinstance(error, (CommandError, MigrationsError)):
+        raise error  # Alembic's own errors (unknown revision, ...) already say what is wrong
+    try:
+        run.current = _read_heads(database)
+    except MigrationsError:
+        raise error from None
+    raise MigrationsError(
+        f"{run.direction} stopped: {describe(error)} (the database is at "
+        f"{describe_revisions(run.current)}; it was at {describe_revisions(run.previous)})"
+    ) from error
+
+
+def _revisions_between(script: ScriptDirectory, run: MigrationRun) -> list[str]:
+    """The revisions applied (oldest first) or reverted (newest first) between the heads
+    read before and after, by Alembic's own walk of the history."""
+    upper, lower = (
+        (run.current, run.previous) if run.direction == "upgrade" else (run.previous, run.current)
+    )
+    if upper == lower:
+        return []
+    try:
+        walked = [
+            revision.revision
+            for revision in script.iterate_revisions(upper or "base", lower or "base")
+        ]
+    except Exception:
+        return []  # a history Alembic cannot walk: the summary still names both ends
+    return walked[::-1] if run.direction == "upgrade" else walked
 
 
 def describe_revisions(revisions: tuple[str, ...]) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import Distribution, EntryPoint, entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
@@ -59,21 +59,48 @@ class PluginFailure:
         return f"plugin {self.name!r} was not loaded: {self.error}"
 
 
+@dataclass(frozen=True)
+class PluginSource:
+    """Where a plugin came from, for `migrate plugins` to show which code is running."""
+
+    kind: Literal["built-in", "entry point", "MIGRATIONS_PLUGINS"]
+    # The module for built-ins and MIGRATIONS_PLUGINS; "name = value" for an entry point.
+    detail: str
+    # The installed distribution that declared an entry point. Its name and version are read
+    # (a file each) only when `migrate plugins` asks, not at every start-up.
+    distribution: Distribution | None = None
+
+    @classmethod
+    def of_entry_point(cls, entry_point: EntryPoint) -> PluginSource:
+        return cls(
+            "entry point",
+            f"{entry_point.name} = {entry_point.value}",
+            getattr(entry_point, "dist", None),
+        )
+
+
 class MigrationsPluginManager(pluggy.PluginManager):
-    """pluggy's manager with our hook specifications and a record of plugins that failed."""
+    """pluggy's manager with our hook specifications, and a record of where each plugin came
+    from, which commands it added, and the plugins that failed."""
 
     def __init__(self) -> None:
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
         self.failures: list[PluginFailure] = []
+        self.sources: dict[str, PluginSource] = {}
+        self.commands: dict[str, list[str]] = {}
 
-    def load(self, name: str, loader: Callable[[], Any]) -> None:
+    def load(
+        self, name: str, loader: Callable[[], Any], source: PluginSource | None = None
+    ) -> None:
         """Import a plugin with `loader` and register it as `name`, recording any failure."""
         try:
             plugin = loader()
             if not self.is_registered(plugin):
                 self.register(plugin, name=name)
                 self._refuse_unknown_hooks(plugin)
+                if source is not None:
+                    self.sources[name] = source
         except Exception as error:
             self.failures.append(PluginFailure(name, f"{type(error).__name__}: {error}"))
 
@@ -90,11 +117,11 @@ class MigrationsPluginManager(pluggy.PluginManager):
 def build_plugin_manager(settings: Settings) -> MigrationsPluginManager:
     manager = MigrationsPluginManager()
     for module in DEFAULT_PLUGINS:
-        manager.load(module, _importer(module))
+        manager.load(module, _importer(module), PluginSource("built-in", module))
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        manager.load(entry_point.name, entry_point.load)
+        manager.load(entry_point.name, entry_point.load, PluginSource.of_entry_point(entry_point))
     for module in settings.plugins:
-        manager.load(module, _importer(module))
+        manager.load(module, _importer(module), PluginSource("MIGRATIONS_PLUGINS", module))
     return manager
 
 
@@ -102,7 +129,8 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
     """Call each plugin's ``register_commands`` on its own, so one failure stays contained.
 
     A plugin whose hook raises has its half-registered commands removed and is unregistered;
-    two plugins registering the same command name is an error naming both.
+    two plugins registering the same command name is an error naming both. The names each
+    plugin registered are kept in ``manager.commands``.
     """
     from typer.main import get_command_name
 
@@ -134,6 +162,7 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
                     f"{owners[name]!r} and {impl.plugin_name!r}; remove one of them"
                 )
             owners[name] = impl.plugin_name
+        manager.commands[impl.plugin_name] = [name for name in names if name]
 
 
 def _group_name(info: TyperInfo) -> str | None:

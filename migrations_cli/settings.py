@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from migrations_cli.errors import SettingsError
+from migrations_cli.errors import SettingsError, first_line
+from migrations_cli.locking import DEFAULT_TIMEOUT_SECONDS, LOCK_KINDS, LockKind
 from migrations_cli.url_secrets import check_credentials, mask_url, url_passwords
 
 ENV_FILE_NAME = ".env"
 DEFAULT_MIGRATIONS_DIR = "alembic"
+ALEMBIC_INI = "alembic.ini"
+PYPROJECT = "pyproject.toml"
 
 _METADATA_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -32,6 +35,8 @@ class Settings:
     plugins: tuple[str, ...]
     env_file: Path | None
     project_dir: Path
+    lock: LockKind = "advisory"
+    lock_timeout: float = DEFAULT_TIMEOUT_SECONDS
 
     def require_database_url(self) -> str:
         """The URL, or an error that says where it was looked for."""
@@ -91,12 +96,79 @@ def load_settings(
 
     return Settings(
         database_url=_absolute_sqlite_path(value("DATABASE_URL"), project_dir),
-        migrations_dir=project_dir / (value("MIGRATIONS_DIR") or DEFAULT_MIGRATIONS_DIR),
+        migrations_dir=_migrations_dir(value("MIGRATIONS_DIR"), project_dir),
         metadata=_checked_metadata_path(value("MIGRATIONS_METADATA")),
         plugins=_checked_plugin_list(value("MIGRATIONS_PLUGINS")),
         env_file=path,
         project_dir=project_dir,
+        lock=_checked_lock_kind(value("MIGRATIONS_LOCK")),
+        lock_timeout=_checked_seconds("MIGRATIONS_LOCK_TIMEOUT", value("MIGRATIONS_LOCK_TIMEOUT")),
     )
+
+
+def _migrations_dir(configured: str | None, project_dir: Path) -> Path:
+    return project_dir / configured if configured else discover_script_location(project_dir)[0]
+
+
+def discover_script_location(project_dir: Path) -> tuple[Path, str]:
+    """Where the migrations are when MIGRATIONS_DIR is not set, and which file said so.
+
+    A project set up for plain Alembic keeps working unchanged: `script_location` is read
+    as Alembic reads it, from alembic.ini's [alembic] section first, then from pyproject.toml's
+    [tool.alembic], `%(here)s` being the file's folder. A relative location is taken from
+    the project folder. Without either, the default folder `alembic`.
+    """
+    for read, name in ((_ini_script_location, ALEMBIC_INI), (_toml_script_location, PYPROJECT)):
+        path = project_dir / name
+        location = read(path) if path.is_file() else None
+        if location:
+            return project_dir / _resource_as_path(location), name
+    return project_dir / DEFAULT_MIGRATIONS_DIR, "default"
+
+
+def _ini_script_location(path: Path) -> str | None:
+    from configparser import ConfigParser
+    from configparser import Error as ConfigParserError
+
+    parser = ConfigParser(defaults={"here": path.parent.as_posix()})
+    try:
+        parser.read(path, encoding="utf-8")
+        return parser.get("alembic", "script_location", fallback=None)
+    except (ConfigParserError, UnicodeDecodeError) as error:
+        message = first_line(str(error))
+        raise SettingsError(f"{path}: cannot read script_location ({message})") from None
+
+
+def _toml_script_location(path: Path) -> str | None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Alembic depends on tomli there
+        import tomli as tomllib
+
+    try:
+        with path.open("rb") as stream:
+            section = tomllib.load(stream).get("tool", {}).get("alembic", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path}: not valid TOML ({first_line(str(error))})") from None
+    location = section.get("script_location") if isinstance(section, dict) else None
+    if location is None:
+        return None
+    try:
+        return str(location % {"here": path.parent.as_posix()})
+    except (KeyError, ValueError, TypeError):
+        raise SettingsError(
+            f"{path}: [tool.alembic] script_location {location!r} is not a path "
+            "(only %(here)s may be interpolated; write % as %%)"
+        ) from None
+
+
+def _resource_as_path(location: str) -> str:
+    """Alembic also takes `package:folder`: the package is the project's own, so its folder
+    is found below the project folder without importing anything at start-up."""
+    package, colon, folder = location.partition(":")
+    if colon and not Path(location).is_absolute() and _MODULE_PATH.match(package):
+        return "/".join((*package.split("."), *folder.split(":")))
+    return location
 
 
 def make_project_importable(settings: Settings) -> None:
@@ -164,3 +236,24 @@ def _checked_plugin_list(names: str | None) -> tuple[str, ...]:
                 f"MIGRATIONS_PLUGINS: {name!r} is not a module name (comma-separated modules)"
             )
     return plugins
+
+
+def _checked_lock_kind(kind: str | None) -> LockKind:
+    if kind is None:
+        return "advisory"
+    for known in LOCK_KINDS:
+        if kind.lower() == known:
+            return known
+    raise SettingsError(f"MIGRATIONS_LOCK={kind!r} must be one of {', '.join(LOCK_KINDS)}")
+
+
+def _checked_seconds(key: str, seconds: str | None) -> float:
+    if seconds is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        parsed = float(seconds)
+    except ValueError:
+        parsed = -1.0
+    if not parsed > 0 or parsed == float("inf"):
+        raise SettingsError(f"{key}={seconds!r} must be a number of seconds above 0")
+    return parsed

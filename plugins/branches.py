@@ -1,1 +1,59 @@
-"""`migrate branches` (being written)."""
+"""`migrate branches`: the revisions history splits at, and the branch that starts at each."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.arguments import JsonOption
+from migrations_cli.context import get_context
+from migrations_cli.hookspecs import hookimpl
+
+from .history import all_revisions, labelled
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
+
+def branches(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Show the branch points (oldest first) and the revisions branching off each."""
+    script = get_context(ctx).script
+    points = [revision for revision in all_revisions(script) if revision.is_branch_point]
+    if json_output:
+        output.json_result({"branch_points": [_document(script, point) for point in points]})
+        return
+    if not points:
+        output.info("No branch points: every revision has at most one child.")
+        return
+    for index, point in enumerate(points):
+        if index:
+            output.result("")
+        output.result(_line(point))
+        for child in _children(script, point):
+            output.result(f"  -> {_line(child)}")
+
+
+def _line(revision: Script) -> str:
+    return f"{labelled(revision)}  {revision.doc}".rstrip()
+
+
+def _children(script: ScriptDirectory, point: Script) -> list[Script]:
+    return [script.get_revision(revision) for revision in sorted(point.nextrev)]
+
+
+def _document(script: ScriptDirectory, point: Script) -> dict[str, Any]:
+    return {
+        "revision": point.revision,
+        "message": point.doc,
+        "branches": [
+            {"revision": child.revision, "message": child.doc, "is_head": child.is_head}
+            for child in _children(script, point)
+        ],
+    }
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Revisions")(branches)

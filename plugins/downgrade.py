@@ -1,9 +1,11 @@
-"""`migrate downgrade`: revert migrations, one step by default."""
+"""`migrate downgrade`: revert migrations, one step by default, or with --sql print the SQL
+of a range FROM:TO without connecting to the database."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +15,15 @@ from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
+from migrations_cli.plugins.upgrade import (
+    OutputOption,
+    SqlOption,
+    check_sql_options,
+    write_offline_sql,
+)
+
+if TYPE_CHECKING:
+    from migrations_cli.context import MigrationsContext
 
 STEPS_BACK = re.compile(r"-\d+")
 
@@ -22,18 +33,26 @@ def downgrade(
     revision: Annotated[
         str,
         typer.Argument(
-            help="-N for N steps back, a revision id or unique prefix, or base.",
+            help="-N for N steps back, a revision id or unique prefix, or base; with --sql "
+            "a range FROM:TO, e.g. head:base.",
             autocompletion=complete_revision,
         ),
     ] = "-1",
+    sql: SqlOption = False,
+    output_file: OutputOption = None,
 ) -> None:
-    """Downgrade the database to REVISION (default: one step back)."""
+    """Downgrade the database to REVISION (default: one step back), or print the SQL of a
+    range FROM:TO with --sql."""
     if revision.startswith("-") and not STEPS_BACK.fullmatch(revision):
         # Unknown options arrive here, since "-2" must not be read as an option.
         raise typer.BadParameter(f"no such option: {revision}", param_hint="REVISION")
+    check_sql_options(revision, sql, output_file)
+    context = get_context(ctx)
+    if sql:
+        _write_downgrade_sql(context, revision, output_file)
+        return
     from alembic.util import CommandError
 
-    context = get_context(ctx)
     try:
         run = run_migration(context, "downgrade", revision)
     except CommandError as error:
@@ -45,6 +64,17 @@ def downgrade(
             ) from error
         raise
     output.result(run.summary())
+
+
+def _write_downgrade_sql(
+    context: MigrationsContext, revision: str, output_file: Path | None
+) -> None:
+    """Offline, the revision the database is at is unknown: the range says where to start."""
+    if ":" not in revision:
+        raise typer.BadParameter(
+            "--sql needs a range FROM:TO, e.g. head:base", param_hint="REVISION"
+        )
+    write_offline_sql(context, "downgrade", revision, output_file)
 
 
 @hookimpl

@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from migrations_cli import output
+from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from alembic.script import Script
 
-def heads(ctx: typer.Context) -> None:
+
+def heads(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the head revision(s) of the migration history."""
     found = get_context(ctx).script.get_revisions("heads")
-    if not found:
+    if json_output:
+        output.json_result({"heads": [_document(script) for script in found]})
+    elif not found:
         output.info("No revisions yet: create the first with `migrate create MESSAGE`.")
         return
-    for script in found:
-        labels = f" ({', '.join(sorted(script.branch_labels))})" if script.branch_labels else ""
-        output.result(f"{script.revision}{labels} (head)  {script.doc or ''}".rstrip())
+    else:
+        for script in found:
+            labels = f" ({', '.join(sorted(script.branch_labels))})" if script.branch_labels else ""
+            output.result(f"{script.revision}{labels} (head)  {script.doc or ''}".rstrip())
     if len(found) > 1:
         output.warn(
             f"{len(found)} heads: upgrade to `head` is ambiguous until they are merged "
             "with `migrate merge`"
         )
+
+
+def _document(script: Script) -> dict[str, Any]:
+    return {
+        "revision": script.revision,
+        "message": script.doc,
+        "branch_labels": sorted(script.branch_labels),
+    }
 
 
 @hookimpl

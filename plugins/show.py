@@ -1,1 +1,86 @@
-"""`migrate show` (being written)."""
+"""`migrate show REV`: one revision in detail, the fields of Alembic's `show` aligned."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.arguments import JsonOption, complete_revision
+from migrations_cli.context import get_context
+from migrations_cli.errors import MigrationsError
+from migrations_cli.hookspecs import hookimpl
+
+from .history import (
+    CURRENT,
+    created,
+    labelled,
+    parents,
+    revision_document,
+    shown_path,
+)
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+
+    from migrations_cli.context import MigrationsContext
+
+
+def show(
+    ctx: typer.Context,
+    revision: Annotated[
+        str,
+        typer.Argument(
+            help="A revision id or unique prefix, head, heads, or current (the database's).",
+            autocompletion=complete_revision,
+        ),
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Show one revision in detail: parents, branches, labels, date, path, docstring."""
+    found = _resolve(get_context(ctx), revision)
+    if json_output:
+        output.json_result({"revisions": [revision_document(script) for script in found]})
+        return
+    output.result("\n\n".join(_details(script) for script in found))
+
+
+def _resolve(context: MigrationsContext, revision: str) -> tuple[Script, ...]:
+    target: str | tuple[str, ...] = revision
+    if revision == CURRENT:
+        from .status import read_database_state, unknown_revision_advice
+
+        state = read_database_state(context)
+        if state.unknown:
+            raise MigrationsError(unknown_revision_advice(state.unknown))
+        if not state.current:
+            raise MigrationsError("the database is at base: no revision is applied")
+        target = state.current
+    found = context.script.get_revisions(target)
+    if not found:
+        raise MigrationsError(f"{revision} is not a revision (base comes before the first one)")
+    return found
+
+
+def _details(script: Script) -> str:
+    fields = [
+        ("Revision", labelled(script, branches=False)),
+        ("Merges" if script.is_merge_point else "Parent", ", ".join(parents(script)) or "base"),
+        ("Depends on", ", ".join(script.dependencies or ())),
+        ("Branches into", ", ".join(sorted(script.nextrev)) if script.is_branch_point else ""),
+        ("Branch labels", ", ".join(sorted(script.branch_labels))),
+        ("Created", str(created(script) or "")),
+        ("Path", shown_path(script.path)),
+    ]
+    width = max(len(name) for name, _ in fields) + 2
+    lines = [f"{name + ':':<{width}}{value}" for name, value in fields if value]
+    if script.longdoc:
+        lines += ["", textwrap.indent(script.longdoc, "    ")]
+    return "\n".join(lines)
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Revisions")(show)

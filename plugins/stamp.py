@@ -1,1 +1,83 @@
-"""`migrate stamp` (being written)."""
+"""`migrate stamp`: record revision(s) in the version table without running any migration.
+
+For a database whose schema was built another way (restored from a dump, created by
+`metadata.create_all`), or one whose version table names a revision that no longer exists
+(`--purge`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.arguments import complete_revision
+from migrations_cli.config import WITHOUT_MODELS_KEY
+from migrations_cli.context import get_context
+from migrations_cli.errors import MigrationsError
+from migrations_cli.hookspecs import hookimpl
+from migrations_cli.migration_run import describe_revisions
+
+from .status import database_state
+
+if TYPE_CHECKING:
+    from migrations_cli.settings import Settings
+
+
+def stamp(
+    ctx: typer.Context,
+    revisions: Annotated[
+        list[str],
+        typer.Argument(
+            help="head, base, a revision id or unique prefix; several to stamp several "
+            "branch heads.",
+            autocompletion=complete_revision,
+            show_default=False,
+        ),
+    ],
+    purge: Annotated[
+        bool,
+        typer.Option(
+            "--purge",
+            help="Empty the version table first (needed when it names a revision that no "
+            "migration file defines).",
+        ),
+    ] = False,
+) -> None:
+    """Set the database's revision to REVISIONS without running migrations."""
+    from alembic import command
+    from alembic.util import CommandError
+
+    context = get_context(ctx)
+    config = context.alembic_config
+    config.attributes[WITHOUT_MODELS_KEY] = True  # a deploy stamps without the app's settings
+    before = _heads(context.settings)
+    try:
+        command.stamp(config, revisions, purge=purge)
+    except CommandError as error:
+        unknown = database_state(context.script, before).unknown
+        if not purge and any(revision in str(error) for revision in unknown):
+            raise MigrationsError(
+                f"the database is at {', '.join(unknown)}, which no migration file defines: "
+                "add --purge to replace it"
+            ) from error
+        raise
+    after = _heads(context.settings)
+    if before == after:
+        output.result(f"Already at {describe_revisions(after)}: nothing to stamp.")
+        return
+    output.result(f"Stamped {describe_revisions(before)} -> {describe_revisions(after)}.")
+    output.info("No migration ran: the schema is as it was.")
+
+
+def _heads(settings: Settings) -> tuple[str, ...]:
+    from migrations_cli.database import database_heads, opened_connection
+
+    with opened_connection(settings) as connection:
+        return database_heads(connection)
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Migrate")(stamp)

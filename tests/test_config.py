@@ -102,6 +102,7 @@ def test_pyproject_file_template_is_honoured(project):
 
 
 def test_pyproject_script_location_does_not_override_settings(project):
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_DIR="alembic")
     project.write(
         "pyproject.toml",
         """

@@ -35,5 +35,9 @@ def test_wheel_installs_plugins_under_the_project_namespace(tmp_path):
     assert plugin_files == {"migrations_cli/plugins/__init__.py"} | {
         f"{module.replace('.', '/')}.py" for module in DEFAULT_PLUGINS
     }
+    # What `migrate init` writes: the same files as the repository's alembic/.
+    for template in ("env.py", "script.py.mako"):
+        packaged = zipfile.ZipFile(wheel).read(f"migrations_cli/scaffold/{template}").decode()
+        assert packaged == (REPO_ROOT / "alembic" / template).read_text()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "migrate = migrations_cli.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -635,18 +635,18 @@ def test_a_plugin_command_can_print_through_alembic(project, migrate):
         from migrations_cli.context import get_context
         from migrations_cli.hookspecs import hookimpl
 
-        def history(ctx: typer.Context) -> None:
+        def alembic_history(ctx: typer.Context) -> None:
             command.history(get_context(ctx).alembic_config)
 
         @hookimpl
         def register_commands(app):
-            app.command()(history)
+            app.command()(alembic_history)
         """,
     )
     use_plugins(project, "team_history")
     migrate("create", "first revision", "--empty")
 
-    result = migrate("history")
+    result = migrate("alembic-history")
 
     assert result.exit_code == 0, result.output
     assert "first revision" in result.stdout

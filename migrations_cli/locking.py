@@ -1,0 +1,272 @@
+"""One migrating process at a time: the lock every `migrate upgrade` of a deploy takes.
+
+The lock lives on a connection of its own, outside any transaction, for the whole run:
+Alembic never commits a transaction it finds open on the migration connection, and a
+transaction-scoped lock would be dropped by per-migration commits and `autocommit_block()`.
+A waiter polls (try-lock, sleep, retry) instead of blocking inside the database: a blocked
+`SELECT pg_advisory_lock(...)` holds a snapshot that `CREATE INDEX CONCURRENTLY` in the
+running migration would wait on forever.
+
+Kinds (MIGRATIONS_LOCK):
+- ``advisory``: PostgreSQL's session advisory lock, MariaDB/MySQL's ``GET_LOCK``, a file lock
+  beside a SQLite file. Released by the database when the process dies.
+- ``table``: a lease row in a small table of our own, taken and renewed by short autocommit
+  statements, so it works where sessions are not pinned (PgBouncer in transaction mode). A
+  killed holder's lease expires after LEASE_SECONDS. SQLite uses the file lock for both
+  kinds: its single writer lock would make a lease row contend with the migration itself.
+- ``none``: no lock (one deploying process, or the caller locks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+
+from migrations_cli.errors import DatabaseError, SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+LockKind = Literal["advisory", "table", "none"]
+LOCK_KINDS: tuple[LockKind, ...] = ("advisory", "table", "none")
+DEFAULT_TIMEOUT_SECONDS = 300.0
+LOCK_NAME = "migrations_cli"
+LOCK_TABLE = "migrations_cli_lock"
+LEASE_SECONDS = 30
+LEASE_MS = LEASE_SECONDS * 1000
+_FIRST_POLL_SECONDS = 0.02
+_LONGEST_POLL_SECONDS = 0.5
+
+
+class LockTimeout(DatabaseError):
+    """Another process held the migration lock for longer than the timeout."""
+
+
+class _Lock(Protocol):
+    description: str
+
+    def try_acquire(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+@contextmanager
+def migration_lock(engine: Engine, kind: LockKind, timeout: float) -> Iterator[None]:
+    """Hold the migration lock of `kind` for the block; wait at most `timeout` seconds."""
+    lock = _make_lock(engine, kind)
+    if lock is None:
+        yield
+        return
+    try:
+        _poll(lock.try_acquire, timeout, lock.description)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _make_lock(engine: Engine, kind: LockKind) -> _Lock | None:
+    if kind == "none":
+        return None
+    dialect = engine.dialect.name
+    if kind == "table" and dialect != "sqlite":
+        return _TableLease(engine)
+    if dialect == "sqlite":  # one writer at a time: a lease row would contend with the
+        # migration's own writes, and no pooler sits between SQLite and its file
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None  # a database private to this process
+        return _FileLock(Path(f"{database}.migrate-lock"))
+    if dialect == "postgresql":
+        return _PostgreSQLAdvisoryLock(engine)
+    if dialect in ("mysql", "mariadb"):
+        return _NamedLock(engine)
+    raise SettingsError(
+        f"MIGRATIONS_LOCK=advisory has no implementation for {dialect}: use "
+        "MIGRATIONS_LOCK=table (a lease row) or MIGRATIONS_LOCK=none"
+    )
+
+
+def _poll(try_acquire: Callable[[], bool], timeout: float, description: str) -> None:
+    """Try, sleep, try again (backing off) until acquired or `timeout` has passed."""
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_POLL_SECONDS
+    while not try_acquire():
+        if time.monotonic() >= deadline:
+            raise LockTimeout(
+                f"gave up after {timeout:g}s waiting for the migration lock ({description}): "
+                "another `migrate` is still running, or died holding it; raise "
+                "MIGRATIONS_LOCK_TIMEOUT or check what holds it"
+            )
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+        pause = min(pause * 2, _LONGEST_POLL_SECONDS)
+
+
+def _lock_connection(engine: Engine) -> Connection:
+    """A connection of the lock's own, in autocommit: no transaction stays open on it."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _scalar(connection: Connection, sql: str, **parameters: Any) -> Any:
+    from sqlalchemy import text
+
+    return connection.execute(text(sql), parameters).scalar()
+
+
+class _PostgreSQLAdvisoryLock:
+    """A session-level advisory lock, per database."""
+
+    KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
+
+    def __init__(self, engine: Engine) -> None:
+        self._connection = _lock_connection(engine)
+        self.description = f"PostgreSQL advisory lock {self.KEY}"
+
+    def try_acquire(self) -> bool:
+        return bool(_scalar(self._connection, "SELECT pg_try_advisory_lock(:key)", key=self.KEY))
+
+    def release(self) -> None:
+        try:
+            _scalar(self._connection, "SELECT pg_advisory_unlock(:key)", key=self.KEY)
+        finally:
+            self._connection.close()  # ending the session releases it in any case
+
+
+class _NamedLock:
+    """MariaDB/MySQL GET_LOCK. Names are server-wide, so the name carries the database's;
+    GET_LOCK answers 1 (granted), 0 (not granted) or NULL (an error): only 1 is held."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._connection = _lock_connection(engine)
+        database = _scalar(self._connection, "SELECT DATABASE()") or ""
+        self._name = f"{LOCK_NAME}.{database}"[:64]
+        self.description = f"GET_LOCK {self._name!r}"
+
+    def try_acquire(self) -> bool:
+        granted = _scalar(self._connection, "SELECT GET_LOCK(:name, 0)", name=self._name)
+        if granted is None:
+            raise DatabaseError(f"GET_LOCK({self._name!r}) failed on the server")
+        return int(granted) == 1
+
+    def release(self) -> None:
+        try:
+            _scalar(self._connection, "SELECT RELEASE_LOCK(:name)", name=self._name)
+        finally:
+            self._connection.close()
+
+
+class _FileLock:
+    """An OS lock on a file beside the SQLite database, released when the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: IO[bytes] = path.open("ab")
+        self.description = f"file lock {path}"
+
+    def try_acquire(self) -> bool:
+        import fcntl
+
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        self._handle.close()  # closing the file drops its lock
+
+
+class _TableLease:
+    """A row in LOCK_TABLE owned by one process until it releases it or the lease expires;
+    a thread renews the lease while the migrations run. Every statement is a short
+    autocommit, so no session or transaction has to stay pinned to one server."""
+
+    def __init__(self, engine: Engine) -> None:
+        import uuid
+
+        from sqlalchemy import BigInteger, Column, MetaData, String, Table
+
+        self._table = Table(
+            LOCK_TABLE,
+            MetaData(),
+            Column("name", String(64), primary_key=True),
+            Column("owner", String(64), nullable=True),
+            Column("expires_ms", BigInteger, nullable=True),  # epoch milliseconds
+        )
+        self._engine = engine
+        self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self._prepared = False
+        self.description = f"lease row {LOCK_NAME!r} in table {LOCK_TABLE}"
+
+    def try_acquire(self) -> bool:
+        from sqlalchemy import update
+
+        table, now = self._table, _now_ms()
+        free = table.c.owner.is_(None) | (table.c.expires_ms < now)
+        with _lock_connection(self._engine) as connection:
+            if not self._prepared:
+                self._prepare(connection)
+            taken = connection.execute(
+                update(table)
+                .where(table.c.name == LOCK_NAME, free)
+                .values(owner=self._owner, expires_ms=now + LEASE_MS)
+            )
+        if taken.rowcount != 1:
+            return False
+        self._renewer = threading.Thread(target=self._renew, name="lock-lease", daemon=True)
+        self._renewer.start()
+        return True
+
+    def _prepare(self, connection: Connection) -> None:
+        """Create the table and its row when missing; another process may do so first."""
+        from sqlalchemy import exc, insert
+
+        for statement in (
+            lambda: self._table.create(connection, checkfirst=True),
+            lambda: connection.execute(insert(self._table).values(name=LOCK_NAME)),
+        ):
+            with suppress(exc.DBAPIError):  # created meanwhile, or already there
+                statement()
+        self._prepared = True
+
+    def _renew(self) -> None:
+        from sqlalchemy import exc
+
+        while not self._stop.wait(LEASE_SECONDS / 3):
+            with suppress(exc.DBAPIError):  # a lost connection: the next round retries
+                self._set_lease(_now_ms() + LEASE_MS)
+
+    def _set_lease(self, expires_ms: int | None) -> None:
+        from sqlalchemy import update
+
+        table = self._table
+        with _lock_connection(self._engine) as connection:
+            connection.execute(
+                update(table)
+                .where(table.c.name == LOCK_NAME, table.c.owner == self._owner)
+                .values(
+                    owner=self._owner if expires_ms is not None else None,
+                    expires_ms=expires_ms,
+                )
+            )
+
+    def release(self) -> None:
+        if self._renewer is None:
+            return  # never acquired
+        self._stop.set()
+        self._renewer.join()
+        self._set_lease(None)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

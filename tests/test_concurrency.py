@@ -1,0 +1,177 @@
+"""Several `migrate upgrade` processes at once, as every instance of a deploy runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+from conftest import MIGRATE_SCRIPT, SETTING_NAMES, run_process, table_names, versions_in
+
+from migrations_cli.locking import LOCK_TABLE, migration_lock
+
+PROCESSES = 8
+REVISIONS = 4
+
+REVISION = """
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("t{number}", sa.Column("id", sa.Integer, primary_key=True))
+    time.sleep(0.1)  # widen the window in which an unlocked run would race
+{extra}
+
+def downgrade():
+    op.drop_table("t{number}")
+"""
+
+# CREATE INDEX CONCURRENTLY waits for every transaction holding an older snapshot: a waiter
+# blocked inside pg_advisory_lock() would hang it for good.
+CONCURRENT_INDEX = """
+    with op.get_context().autocommit_block():
+        op.create_index("ix_t{number}_id", "t{number}", ["id"], postgresql_concurrently=True)
+"""
+
+
+def write_history(project, dialect: str) -> list[str]:
+    revisions = [f"{number:04d}aaaaaaaa" for number in range(1, REVISIONS + 1)]
+    for number, revision in enumerate(revisions, start=1):
+        extra = CONCURRENT_INDEX.format(number=number) if dialect == "postgresql" else ""
+        project.write(
+            f"alembic/versions/{revision}_t{number}.py",
+            REVISION.format(
+                revision=revision,
+                down=revisions[number - 2] if number > 1 else None,
+                number=number,
+                extra=extra,
+            ),
+        )
+    return revisions
+
+
+def start_upgrades(project, count: int, env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    environment = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    environment.update(env)
+    return [
+        subprocess.Popen(
+            [str(MIGRATE_SCRIPT), "upgrade"],
+            cwd=project.root,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("lock", ["advisory", "table"])
+def test_eight_processes_upgrade_at_once_and_each_migration_runs_exactly_once(
+    project, database_url, lock
+):
+    dialect = database_url.split(":")[0].split("+")[0]
+    revisions = write_history(project, dialect)
+    project.write_env(DATABASE_URL=database_url, MIGRATIONS_LOCK=lock)
+
+    processes = start_upgrades(project, PROCESSES, env={})
+    outcomes = [(*process.communicate(timeout=120), process.returncode) for process in processes]
+
+    failed = [stderr for _, stderr, code in outcomes if code != 0]
+    assert not failed, failed
+    applied_lines = [
+        line.split()[1]
+        for _, stderr, _ in outcomes
+        for line in stderr.splitlines()
+        if line.strip().startswith("applied")
+    ]
+    assert sorted(applied_lines) == revisions  # each applied once, by one process
+    assert versions_in(database_url) == {revisions[-1]}
+    assert {f"t{n}" for n in range(1, REVISIONS + 1)} <= table_names(database_url)
+
+
+def test_a_waiter_gives_up_after_the_timeout_naming_the_lock(project, database_url):
+    from sqlalchemy import create_engine
+
+    write_history(project, "sqlite")
+    project.write_env(DATABASE_URL=database_url, MIGRATIONS_LOCK_TIMEOUT="0.5")
+    engine = create_engine(database_url)
+    try:
+        with migration_lock(engine, "advisory", timeout=5):
+            started = time.monotonic()
+            result = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
+            waited = time.monotonic() - started
+    finally:
+        engine.dispose()
+
+    assert result.exit_code == 1
+    assert "gave up after 0.5s waiting for the migration lock" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert waited < 10
+    assert table_names(database_url) == set()  # nothing ran without the lock
+
+
+def test_a_database_already_at_head_returns_without_waiting_for_the_lock(project, database_url):
+    from sqlalchemy import create_engine
+
+    revisions = write_history(project, "sqlite")
+    project.write_env(DATABASE_URL=database_url, MIGRATIONS_LOCK_TIMEOUT="30")
+    assert run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root).exit_code == 0
+    engine = create_engine(database_url)
+    try:
+        with migration_lock(engine, "advisory", timeout=5):  # a deploy's first instance
+            started = time.monotonic()
+            result = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
+            waited = time.monotonic() - started
+    finally:
+        engine.dispose()
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"Already at {revisions[-1]}: nothing to upgrade."
+    assert waited < 10  # not the 30 s timeout
+
+
+def test_the_table_lock_frees_its_lease_and_stays_out_of_autogenerate(
+    project, migrate, database_url
+):
+    from sqlalchemy import create_engine, text
+
+    project.write_env(
+        DATABASE_URL=database_url, MIGRATIONS_METADATA="models:metadata", MIGRATIONS_LOCK="table"
+    )
+    assert migrate("create", "Add users").exit_code == 0
+    assert migrate("upgrade").exit_code == 0
+
+    result = migrate("create", "Nothing changed")
+
+    assert result.exit_code == 0, result.output
+    assert "No differences" in result.stderr  # the lock table is not the models' business
+    assert len(project.revision_files()) == 1
+    if database_url.startswith("sqlite"):  # SQLite locks with a file for either kind
+        assert table_names(database_url) == {"users"}
+        return
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text(f"SELECT name, owner FROM {LOCK_TABLE}")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [("migrations_cli", None)]
+
+
+def test_an_unknown_lock_kind_is_a_settings_error(project, migrate):
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_LOCK="mutex")
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    assert "MIGRATIONS_LOCK='mutex' must be one of advisory, table, none" in result.stderr
