@@ -10,8 +10,7 @@ from migrations_cli import output
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-
-from .history import all_revisions, labelled
+from migrations_cli.revision_graph import all_revisions, labelled, listed_document
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -47,10 +46,7 @@ def _document(script: ScriptDirectory, point: Script) -> dict[str, Any]:
     return {
         "revision": point.revision,
         "message": point.doc,
-        "branches": [
-            {"revision": child.revision, "message": child.doc, "is_head": child.is_head}
-            for child in _children(script, point)
-        ],
+        "branches": [listed_document(child) for child in _children(script, point)],
     }
 
 

@@ -9,10 +9,9 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
+from migrations_cli.database_state import read_database_state, unknown_revision_advice
 from migrations_cli.hookspecs import hookimpl
-
-from .history import one_line
-from .status import read_database_state, unknown_revision_advice
+from migrations_cli.revision_graph import listed_document, one_line
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -50,11 +49,9 @@ def _document(
 ) -> dict[str, Any]:
     return {
         "current": [
-            {
-                "revision": revision,
-                "message": found[revision].doc if revision in found else None,
-                "is_head": found[revision].is_head if revision in found else False,
-            }
+            listed_document(found[revision])
+            if revision in found
+            else {"revision": revision, "message": None, "is_head": False}
             for revision in current
         ],
         "unknown": list(unknown),

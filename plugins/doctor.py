@@ -15,9 +15,11 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import MigrationsContext, get_context
+from migrations_cli.database_state import applied_revisions
 from migrations_cli.errors import SettingsError, describe, first_line
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import describe_revisions
+from migrations_cli.revision_graph import all_revisions, undefined_revisions
 
 if TYPE_CHECKING:
     import pluggy
@@ -43,7 +45,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class DatabaseState:
+class DatabaseReading:
     """What the checks after `database` need from the database, read on one connection."""
 
     heads: tuple[str, ...]
@@ -250,7 +252,7 @@ def _revision_text(script: Script) -> str:
 
 def read_database(
     context: MigrationsContext, metadata: MetaData | list[MetaData] | None
-) -> tuple[DatabaseState | None, Check]:
+) -> tuple[DatabaseReading | None, Check]:
     """Connect once and read what the later checks need: the version table, and the tables
     that no model defines."""
     from migrations_cli.database import database_heads, opened_connection
@@ -286,19 +288,19 @@ def _tables_state(
     heads: tuple[str, ...],
     metadata: MetaData | list[MetaData] | None,
     hook: pluggy.HookRelay,
-) -> DatabaseState:
+) -> DatabaseReading:
     """The database tables autogenerate would drop, by its own comparison (so a plugin's
     include_object filter applies); a failure here leaves the connection check ok."""
-    from .check import model_differences
+    from migrations_cli.model_diff import model_differences
 
     if metadata is None:
-        return DatabaseState(heads, None)
+        return DatabaseReading(heads, None)
     try:
         differences = model_differences(connection, metadata, hook)
     except Exception as error:
-        return DatabaseState(heads, None, describe(error))
+        return DatabaseReading(heads, None, describe(error))
     removed = tuple(found.table or "" for found in differences if found.kind == "remove_table")
-    return DatabaseState(heads, removed)
+    return DatabaseReading(heads, removed)
 
 
 def _missing_sqlite_file(url: str) -> Path | None:
@@ -323,13 +325,13 @@ def _missing_sqlite_file(url: str) -> Path | None:
 
 
 def revision_check(
-    script: ScriptDirectory | None, database: DatabaseState | None, no_database: str | None
+    script: ScriptDirectory | None, database: DatabaseReading | None, no_database: str | None
 ) -> Check:
     """The database's revision must be one a migration file defines (not a deleted one)."""
     name = "db revision"
     if script is None or database is None:
         return _skipped(name, no_database or "the migrations did not load")
-    unknown = _unknown_revisions(script, database.heads)
+    unknown = undefined_revisions(script, database.heads)
     if unknown:
         versions = _shown(Path(script.versions), Path.cwd())
         return Check(
@@ -347,19 +349,15 @@ def revision_check(
 
 
 def pending_check(
-    script: ScriptDirectory | None, database: DatabaseState | None, no_database: str | None
+    script: ScriptDirectory | None, database: DatabaseReading | None, no_database: str | None
 ) -> Check:
     """Migrations that the database has not had yet, oldest first."""
     if script is None or database is None:
         return _skipped("pending", no_database or "the migrations did not load")
-    if _unknown_revisions(script, database.heads):
+    if undefined_revisions(script, database.heads):
         return _skipped("pending", "the database is at a revision no migration file defines")
-    applied = {found.revision for found in script.iterate_revisions(database.heads, "base")}
-    pending = [
-        found.revision
-        for found in reversed(list(script.walk_revisions()))
-        if found.revision not in applied
-    ]
+    applied = applied_revisions(script, database.heads)
+    pending = [found.revision for found in all_revisions(script) if found.revision not in applied]
     if not pending:
         return Check(
             "pending", "ok", f"none: the database is at head ({describe_revisions(database.heads)})"
@@ -370,12 +368,6 @@ def pending_check(
         f"{len(pending)} migration(s) not applied: {', '.join(pending)}",
         "apply them with `migrate upgrade`",
     )
-
-
-def _unknown_revisions(script: ScriptDirectory, heads: tuple[str, ...]) -> list[str]:
-    from .check import is_known_revision
-
-    return [head for head in heads if not is_known_revision(script, head)]
 
 
 # models -------------------------------------------------------------------------------------
@@ -429,7 +421,7 @@ def unmodelled_tables_check(
     context: MigrationsContext,
     metadata: MetaData | list[MetaData] | None,
     script: ScriptDirectory | None,
-    database: DatabaseState | None,
+    database: DatabaseReading | None,
 ) -> Check:
     """A table in the database or created by a migration that no model defines: its model
     module is not imported, and the next autogenerate would drop the table."""

@@ -15,12 +15,7 @@ from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
-from migrations_cli.plugins.upgrade import (
-    OutputOption,
-    SqlOption,
-    check_sql_options,
-    write_offline_sql,
-)
+from migrations_cli.offline_sql import OutputOption, SqlOption, check_sql_options, write_offline_sql
 
 if TYPE_CHECKING:
     from migrations_cli.context import MigrationsContext

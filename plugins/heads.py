@@ -10,6 +10,7 @@ from migrations_cli import output
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
+from migrations_cli.revision_graph import NO_REVISIONS, one_line
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -21,12 +22,11 @@ def heads(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if json_output:
         output.json_result({"heads": [_document(script) for script in found]})
     elif not found:
-        output.info("No revisions yet: create the first with `migrate create MESSAGE`.")
+        output.info(NO_REVISIONS)
         return
     else:
         for script in found:
-            labels = f" ({', '.join(sorted(script.branch_labels))})" if script.branch_labels else ""
-            output.result(f"{script.revision}{labels} (head)  {script.doc or ''}".rstrip())
+            output.result(one_line(script))
     if len(found) > 1:
         output.warn(
             f"{len(found)} heads: upgrade to `head` is ambiguous until they are merged "

@@ -10,11 +10,10 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
+from migrations_cli.database_state import CURRENT, known_current
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
-
-from .history import (
-    CURRENT,
+from migrations_cli.revision_graph import (
     created,
     labelled,
     parents,
@@ -50,14 +49,9 @@ def show(
 def _resolve(context: MigrationsContext, revision: str) -> tuple[Script, ...]:
     target: str | tuple[str, ...] = revision
     if revision == CURRENT:
-        from .status import read_database_state, unknown_revision_advice
-
-        state = read_database_state(context)
-        if state.unknown:
-            raise MigrationsError(unknown_revision_advice(state.unknown))
-        if not state.current:
+        target = known_current(context)
+        if not target:
             raise MigrationsError("the database is at base: no revision is applied")
-        target = state.current
     found = context.script.get_revisions(target)
     if not found:
         raise MigrationsError(f"{revision} is not a revision (base comes before the first one)")

@@ -7,7 +7,7 @@ For a database whose schema was built another way (restored from a dump, created
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -15,14 +15,10 @@ from migrations_cli import output
 from migrations_cli.arguments import complete_revision
 from migrations_cli.config import WITHOUT_MODELS_KEY
 from migrations_cli.context import get_context
+from migrations_cli.database_state import database_state, read_heads
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import describe_revisions
-
-from .status import database_state
-
-if TYPE_CHECKING:
-    from migrations_cli.settings import Settings
 
 
 def stamp(
@@ -52,7 +48,7 @@ def stamp(
     context = get_context(ctx)
     config = context.alembic_config
     config.attributes[WITHOUT_MODELS_KEY] = True  # a deploy stamps without the app's settings
-    before = _heads(context.settings)
+    before = read_heads(context.settings)
     try:
         command.stamp(config, revisions, purge=purge)
     except CommandError as error:
@@ -63,19 +59,12 @@ def stamp(
                 "add --purge to replace it"
             ) from error
         raise
-    after = _heads(context.settings)
+    after = read_heads(context.settings)
     if before == after:
         output.result(f"Already at {describe_revisions(after)}: nothing to stamp.")
         return
     output.result(f"Stamped {describe_revisions(before)} -> {describe_revisions(after)}.")
     output.info("No migration ran: the schema is as it was.")
-
-
-def _heads(settings: Settings) -> tuple[str, ...]:
-    from migrations_cli.database import database_heads, opened_connection
-
-    with opened_connection(settings) as connection:
-        return database_heads(connection)
 
 
 @hookimpl

@@ -1,14 +1,9 @@
-"""`migrate status`: where the database stands against the migration files.
-
-A revision is applied when it is one of the database's revisions or an ancestor of one
-(Alembic's own walk, so branches and merges count right). A database revision that no
-migration file defines leaves the rest undecidable: those revisions are `unknown`, never
-guessed to be pending, and `--check` fails.
-"""
+"""`migrate status`: where the database stands against the migration files, each revision
+applied, pending or unknown (as `migrations_cli.database_state` decides); `--check` fails
+on a pending or unknown one, for a deploy pipeline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,64 +11,22 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
+from migrations_cli.database_state import (
+    APPLIED,
+    PENDING,
+    UNKNOWN,
+    read_database_state,
+    unknown_revision_advice,
+)
 from migrations_cli.hookspecs import hookimpl
-
-from .history import NO_REVISIONS, all_revisions, walk
+from migrations_cli.revision_graph import NO_REVISIONS, all_revisions
 
 if TYPE_CHECKING:
-    from alembic.script import Script, ScriptDirectory
+    from alembic.script import Script
 
-    from migrations_cli.context import MigrationsContext
+    from migrations_cli.database_state import DatabaseState
 
-APPLIED, PENDING, UNKNOWN = "applied", "pending", "unknown"
 _COLOURS = {APPLIED: "green", PENDING: "yellow", UNKNOWN: "red"}
-
-
-@dataclass(frozen=True)
-class DatabaseState:
-    """The version table read against the migration files."""
-
-    current: tuple[str, ...]
-    unknown: tuple[str, ...]
-    applied: frozenset[str]
-
-    def state_of(self, revision: str) -> str:
-        if revision in self.applied:
-            return APPLIED
-        return UNKNOWN if self.unknown else PENDING
-
-
-def read_database_state(context: MigrationsContext) -> DatabaseState:
-    from migrations_cli.database import database_heads, opened_connection
-
-    with opened_connection(context.settings) as connection:
-        current = database_heads(connection)
-    return database_state(context.script, current)
-
-
-def database_state(script: ScriptDirectory, current: tuple[str, ...]) -> DatabaseState:
-    defined = {revision.revision for revision in script.walk_revisions()}
-    known = tuple(revision for revision in current if revision in defined)
-    applied = (
-        frozenset(revision.revision for revision in walk(script, "base", known))
-        if known
-        else frozenset()
-    )
-    return DatabaseState(
-        current=current,
-        unknown=tuple(revision for revision in current if revision not in defined),
-        applied=applied,
-    )
-
-
-def unknown_revision_advice(unknown: tuple[str, ...]) -> str:
-    """What to do about version-table rows without a migration file."""
-    ids = ", ".join(unknown)
-    return (
-        f"the database is at {ids}, which no migration file defines (deleted, or from code "
-        "not checked out here): restore the file, or record the revision the schema really "
-        "matches with `migrate stamp --purge REVISION`"
-    )
 
 
 def status(

@@ -1,54 +1,18 @@
 """`migrate upgrade`: apply migrations up to a revision (head by default), or with --sql
-print the SQL they would run, for a DBA to review, without connecting to the database.
-
-The offline part lives here and `migrate downgrade` imports it: both directions write SQL
-the same way.
-"""
+print the SQL they would run, for a DBA to review, without connecting to the database."""
 
 from __future__ import annotations
 
-import io
-import re
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from migrations_cli import output
 from migrations_cli.arguments import complete_revision
 from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
-
-if TYPE_CHECKING:
-    from argparse import Namespace
-
-    from migrations_cli.context import MigrationsContext
-    from migrations_cli.hookspecs import Direction
-
-SqlOption = Annotated[
-    bool,
-    typer.Option(
-        "--sql",
-        help="Print the SQL instead of running it (offline: the database is not contacted). "
-        "REVISION may be a range FROM:TO.",
-    ),
-]
-OutputOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--output",
-        "-o",
-        help="With --sql: write the SQL to FILE instead of stdout.",
-        metavar="FILE",
-        dir_okay=False,
-    ),
-]
-
-# In --sql mode Alembic marks each revision with a comment such as
-# "-- Running upgrade dcd397241ba3 -> 2ce5f4470956".
-_REVISION_COMMENT = re.compile(r"^-- Running (?:upgrade|downgrade) ", re.M)
+from migrations_cli.offline_sql import OutputOption, SqlOption, check_sql_options, write_offline_sql
 
 
 def upgrade(
@@ -77,97 +41,6 @@ def upgrade(
         return
     run = run_migration(context, "upgrade", revision)
     output.result(run.summary())
-
-
-def check_sql_options(revision: str, sql: bool, output_file: Path | None) -> None:
-    """Refuse combinations that would do something else than asked: -o without --sql would
-    migrate the database when a file of SQL was wanted."""
-    if output_file is not None and not sql:
-        raise typer.BadParameter("only with --sql (it receives the SQL)", param_hint="'--output'")
-    if ":" in revision and not sql:
-        raise typer.BadParameter("a range FROM:TO needs --sql", param_hint="REVISION")
-    start, colon, end = revision.partition(":")
-    if colon and not (start and end):
-        raise typer.BadParameter(
-            f"{revision!r} is not FROM:TO, e.g. base:head", param_hint="REVISION"
-        )
-
-
-def write_offline_sql(
-    context: MigrationsContext, direction: Direction, revision: str, destination: Path | None
-) -> None:
-    """Run Alembic's --sql mode and write the SQL to `destination` or stdout.
-
-    The SQL is collected first and written only when Alembic succeeded, so a failure (an
-    unknown revision, a batch operation that needs a live SQLite table) leaves no half
-    script behind. Nothing else reaches stdout or the file; messages go to stderr.
-    """
-    from alembic import command
-
-    config = context.alembic_config
-    buffer = io.StringIO()
-    config.output_buffer = buffer
-    cmd_opts = config.cmd_opts
-    # env.py skips importing the models for the commands plain `alembic upgrade` and
-    # `alembic downgrade` name here, as `migrate upgrade` skips them online: the SQL comes
-    # from the revisions' own code, and the models may need settings a DBA's machine lacks.
-    config.cmd_opts = _as_alembic_cli(direction)
-    try:
-        getattr(command, direction)(config, revision, sql=True)
-    finally:
-        config.output_buffer = None
-        config.cmd_opts = cmd_opts
-    script = _masked(buffer.getvalue(), context.settings.secrets())
-    _write(script, destination)
-    _report(script, direction, revision, destination)
-
-
-def _as_alembic_cli(direction: Direction) -> Namespace:
-    """The command-line namespace plain `alembic` hands env.py for this command."""
-    from argparse import Namespace
-
-    from alembic import command
-
-    return Namespace(cmd=(getattr(command, direction), ["revision"], ["sql", "tag"]))
-
-
-def _masked(script: str, secrets: frozenset[str]) -> str:
-    """The SQL with the database password masked, as everything printed is. When a migration
-    embeds the password, a warning says so: the masked script will not run as it stands."""
-    if not secrets:
-        return script
-    masked = output.Redactor(secrets).text(script)
-    if masked != script:
-        output.warn(
-            "the SQL contains the database password, replaced by ***: review those lines "
-            "before running it"
-        )
-    return masked
-
-
-def _write(script: str, destination: Path | None) -> None:
-    if destination is None:
-        # Not output.result: the SQL is masked like any text that may hold a secret.
-        typer.echo(script, nl=False)
-        return
-    try:
-        destination.write_text(script, encoding="utf-8")
-    except OSError as error:
-        raise MigrationsError(f"cannot write {destination}: {error.strerror}") from None
-
-
-def _report(script: str, direction: Direction, revision: str, destination: Path | None) -> None:
-    start, _, end = revision.rpartition(":")
-    steps = f"{direction} {start or 'base'} -> {end}"
-    count = len(_REVISION_COMMENT.findall(script))
-    if count == 0:
-        output.info(f"No revisions to run ({steps}): the SQL is empty.")
-        return
-    where = f" written to {destination}" if destination is not None else ""
-    plural = "s" if count != 1 else ""
-    output.info(
-        f"SQL for {count} revision{plural} ({steps}){where}; nothing was run on the database."
-    )
 
 
 @hookimpl

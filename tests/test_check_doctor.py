@@ -385,7 +385,7 @@ def test_check_describes_the_kinds_not_every_database_reports(
     from alembic.operations import ops
     from sqlalchemy.dialects import sqlite
 
-    from migrations_cli.plugins.check import Difference, describe_difference
+    from migrations_cli.model_diff import Difference, describe_difference
 
     found = describe_difference(make_diff(sa, ops), sqlite.dialect())
 

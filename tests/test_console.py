@@ -7,7 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import MODELS_V2, REPO_ROOT, run_process
+from conftest import MIGRATE_SCRIPT, MODELS_V2, REPO_ROOT, SETTING_NAMES, run_process
+
+from migrations_cli.plugin_manager import DEFAULT_PLUGINS
 
 ALEMBIC_SCRIPT = str(Path(sys.executable).with_name("alembic"))
 
@@ -24,7 +26,7 @@ def test_help_lists_every_built_in_command(migrate_console):
 
     assert result.exit_code == 0
     listed = set(re.findall(r"^│ (\w+) ", result.stdout, re.M))
-    assert {"create", "upgrade", "downgrade", "merge", "heads"} <= listed
+    assert listed == {module.rsplit(".", 1)[1] for module in DEFAULT_PLUGINS}
 
 
 def test_the_whole_scenario_through_the_console_script(project, migrate_console):
@@ -161,3 +163,75 @@ def test_migrate_from_a_subfolder_uses_the_projects_env(project, migrate_console
     assert result.exit_code == 0, result.output
     assert project.tables() == {"users"}
     assert not (project.root / "src" / "deep" / "db.sqlite").exists()
+
+
+def test_revision_arguments_complete_with_known_revision_ids(project, migrate_console):
+    first = migrate_console("create", "Add users table").stdout.strip()
+    revision = re.search(r"-([0-9a-f]{12})_", first)[1]
+
+    completed = migrate_console(
+        env={"_MIGRATE_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "migrate upgrade "}
+    )
+
+    assert completed.exit_code == 0, completed.output
+    assert f'"{revision}":"Add users table"' in completed.stdout
+    assert '"head":' in completed.stdout and '"base":' in completed.stdout
+
+
+def run_on_a_terminal(project, *args: str, env: dict[str, str]) -> str:
+    """stdout and stderr of the console script as a terminal receives them."""
+    import os
+    import pty
+    import subprocess
+
+    controller, terminal = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if k not in (*SETTING_NAMES, "NO_COLOR")}
+    environment.update(env)
+    with subprocess.Popen(
+        [str(MIGRATE_SCRIPT), *args],
+        cwd=project.root,
+        env=environment,
+        stdout=terminal,
+        stderr=terminal,
+    ) as process:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed: the process is done
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=60)
+    os.close(controller)
+    return b"".join(chunks).decode()
+
+
+def test_colour_on_a_terminal_unless_no_color_is_set(project, migrate_console):
+    migrate_console("create", "Add users table")
+
+    coloured = run_on_a_terminal(project, "status", env={})
+    plain = run_on_a_terminal(project, "status", env={"NO_COLOR": "1"})
+    piped = migrate_console("status")
+
+    assert "\x1b[" in coloured and "pending" in coloured
+    assert "\x1b[" not in plain and "pending" in plain
+    assert "\x1b[" not in piped.output
+
+
+def test_a_run_of_several_revisions_prints_a_timed_line_for_each(project, migrate_console):
+    migrate_console("create", "First", "--empty")
+    migrate_console("create", "Second", "--empty")
+
+    upgraded = migrate_console("upgrade")
+
+    assert upgraded.exit_code == 0, upgraded.output
+    lines = upgraded.stderr.splitlines()
+    assert [
+        re.match(r"  applied  [0-9a-f]{12} +\d+\.\d\ds  (\w+)$", line)[1] for line in lines
+    ] == [
+        "First",
+        "Second",
+    ]

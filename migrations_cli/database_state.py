@@ -1,0 +1,90 @@
+"""Where the database stands against the migration files: which revisions are applied,
+pending, or undecidable because the version table names a revision no file defines.
+
+A revision is applied when it is one of the database's revisions or an ancestor of one
+(Alembic's own walk, so branches and merges count right). A database revision that no
+migration file defines leaves the rest undecidable: those revisions are `unknown`, never
+guessed to be pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from migrations_cli.errors import MigrationsError
+from migrations_cli.revision_graph import walk
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+    from migrations_cli.context import MigrationsContext
+    from migrations_cli.settings import Settings
+
+APPLIED, PENDING, UNKNOWN = "applied", "pending", "unknown"
+# The revision argument that names the database's revision(s), for `history -r` and `show`.
+CURRENT = "current"
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """The version table read against the migration files."""
+
+    current: tuple[str, ...]
+    unknown: tuple[str, ...]
+    applied: frozenset[str]
+
+    def state_of(self, revision: str) -> str:
+        if revision in self.applied:
+            return APPLIED
+        return UNKNOWN if self.unknown else PENDING
+
+
+def read_heads(settings: Settings) -> tuple[str, ...]:
+    """The version table's revisions, on a connection of their own (closed at once)."""
+    from migrations_cli.database import database_heads, opened_connection
+
+    with opened_connection(settings) as connection:
+        return database_heads(connection)
+
+
+def read_database_state(context: MigrationsContext) -> DatabaseState:
+    """The database's version table against the migration files."""
+    return database_state(context.script, read_heads(context.settings))
+
+
+def database_state(script: ScriptDirectory, current: tuple[str, ...]) -> DatabaseState:
+    """`current` (a version table's revisions) against the migration files."""
+    defined = {revision.revision for revision in script.walk_revisions()}
+    known = tuple(revision for revision in current if revision in defined)
+    return DatabaseState(
+        current=current,
+        unknown=tuple(revision for revision in current if revision not in defined),
+        applied=applied_revisions(script, known),
+    )
+
+
+def applied_revisions(script: ScriptDirectory, current: tuple[str, ...]) -> frozenset[str]:
+    """The revisions a database at `current` has had: those and every ancestor of them."""
+    if not current:
+        return frozenset()
+    return frozenset(revision.revision for revision in walk(script, "base", current))
+
+
+def unknown_revision_advice(unknown: tuple[str, ...]) -> str:
+    """What to do about version-table rows without a migration file."""
+    ids = ", ".join(unknown)
+    return (
+        f"the database is at {ids}, which no migration file defines (deleted, or from code "
+        "not checked out here): restore the file, or record the revision the schema really "
+        "matches with `migrate stamp --purge REVISION`"
+    )
+
+
+def known_current(context: MigrationsContext) -> tuple[str, ...]:
+    """The database's revisions, for a command that reads the history from them: refused
+    when a file is missing, since nothing can be placed relative to an unknown revision."""
+    state = read_database_state(context)
+    if state.unknown:
+        raise MigrationsError(unknown_revision_advice(state.unknown))
+    return state.current
