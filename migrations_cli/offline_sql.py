@@ -41,9 +41,13 @@ OutputOption = Annotated[
 _REVISION_COMMENT = re.compile(r"^-- Running (?:upgrade|downgrade) ", re.M)
 
 
-def check_sql_options(revision: str, sql: bool, output_file: Path | None) -> None:
+def check_sql_options(
+    revision: str, sql: bool, output_file: Path | None, dry_run: bool = False
+) -> None:
     """Refuse combinations that would do something else than asked: -o without --sql would
     migrate the database when a file of SQL was wanted."""
+    if dry_run and sql:
+        raise typer.BadParameter("--dry-run lists revisions, --sql prints SQL: pick one")
     if output_file is not None and not sql:
         raise typer.BadParameter("only with --sql (it receives the SQL)", param_hint="'--output'")
     if ":" in revision and not sql:

@@ -21,9 +21,15 @@ if TYPE_CHECKING:
 
 
 def checked_message(message: str) -> str:
-    """A revision message names the file and the history entry: it cannot be blank."""
+    """A revision message names the file and the history entry: it cannot be blank, and it
+    becomes the revision's docstring, which a triple quote or a backslash would break."""
     if not message.strip():
         raise typer.BadParameter("the message must not be empty")
+    if '"""' in message or "\\" in message:
+        raise typer.BadParameter(
+            'the message cannot contain """ or a backslash (it becomes the docstring of '
+            "the revision file)"
+        )
     return message.strip()
 
 

@@ -16,6 +16,8 @@ from migrations_cli.url_secrets import check_credentials, mask_url, url_password
 
 ENV_FILE_NAME = ".env"
 DEFAULT_MIGRATIONS_DIR = "alembic"
+# MIGRATIONS_ENV values that make destructive commands ask first.
+PRODUCTION_NAMES = frozenset({"production", "prod"})
 ALEMBIC_INI = "alembic.ini"
 PYPROJECT = "pyproject.toml"
 
@@ -37,6 +39,11 @@ class Settings:
     project_dir: Path
     lock: LockKind = "advisory"
     lock_timeout: float = DEFAULT_TIMEOUT_SECONDS
+    environment: str | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return (self.environment or "").lower() in PRODUCTION_NAMES
 
     def require_database_url(self) -> str:
         """The URL, or an error that says where it was looked for."""
@@ -103,6 +110,7 @@ def load_settings(
         project_dir=project_dir,
         lock=_checked_lock_kind(value("MIGRATIONS_LOCK")),
         lock_timeout=_checked_seconds("MIGRATIONS_LOCK_TIMEOUT", value("MIGRATIONS_LOCK_TIMEOUT")),
+        environment=value("MIGRATIONS_ENV"),
     )
 
 

@@ -12,7 +12,9 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import complete_revision
 from migrations_cli.context import get_context
+from migrations_cli.dry_run import DryRunOption, report_dry_run
 from migrations_cli.errors import MigrationsError
+from migrations_cli.guard import YesOption, confirm_on_production
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
 from migrations_cli.offline_sql import OutputOption, SqlOption, check_sql_options, write_offline_sql
@@ -35,13 +37,15 @@ def downgrade(
     ] = "-1",
     sql: SqlOption = False,
     output_file: OutputOption = None,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Downgrade the database to REVISION (default: one step back), or print the SQL of a
     range FROM:TO with --sql."""
     if revision.startswith("-") and not STEPS_BACK.fullmatch(revision):
         # Unknown options arrive here, since "-2" must not be read as an option.
         raise typer.BadParameter(f"no such option: {revision}", param_hint="REVISION")
-    check_sql_options(revision, sql, output_file)
+    check_sql_options(revision, sql, output_file, dry_run)
     context = get_context(ctx)
     if sql:
         _write_downgrade_sql(context, revision, output_file)
@@ -49,6 +53,10 @@ def downgrade(
     from alembic.util import CommandError
 
     try:
+        if dry_run:
+            report_dry_run(context, "downgrade", revision)
+            return
+        confirm_on_production(context.settings, f"migrate downgrade {revision}", yes)
         run = run_migration(context, "downgrade", revision)
     except CommandError as error:
         # Alembic's wording for "-N" past the first revision does not say what is wrong.

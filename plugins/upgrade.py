@@ -10,6 +10,7 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import complete_revision
 from migrations_cli.context import get_context
+from migrations_cli.dry_run import DryRunOption, report_dry_run
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
 from migrations_cli.offline_sql import OutputOption, SqlOption, check_sql_options, write_offline_sql
@@ -27,10 +28,14 @@ def upgrade(
     ] = "head",
     sql: SqlOption = False,
     output_file: OutputOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Upgrade the database to REVISION (default: head), or print its SQL with --sql."""
-    check_sql_options(revision, sql, output_file)
+    check_sql_options(revision, sql, output_file, dry_run)
     context = get_context(ctx)
+    if dry_run:
+        report_dry_run(context, "upgrade", revision)
+        return
     if sql:
         write_offline_sql(context, "upgrade", revision, output_file)
         if ":" not in revision:
