@@ -19,10 +19,17 @@ from typing import TYPE_CHECKING, Any, cast
 from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
-from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
+from migrations_cli.errors import MigrationsError, PluginError, describe
 from migrations_cli.locking import LOCK_TABLE, migration_lock
 from migrations_cli.metadata import load_metadata
-from migrations_cli.migration_run import RUN_KEY, MigrationRun, describe_revisions
+from migrations_cli.migration_run import (
+    RUN_KEY,
+    Failure,
+    MigrationRun,
+    describe_revisions,
+    failed_statement,
+    failing_frame,
+)
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
 from migrations_cli.settings import Settings, load_settings, make_project_importable
 
@@ -32,7 +39,7 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrationScript
     from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import MigrationContext, MigrationInfo
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Dialect
 
 # Alembic commands whose run of env.py never compares the models: they run the revisions'
 # own code, so the models need not import (they may need settings a deploy lacks). Any
@@ -42,6 +49,15 @@ _COMMANDS_WITHOUT_MODELS = frozenset(
 )
 # Tables migrations-cli keeps beside the version table.
 TOOL_TABLES = frozenset({LOCK_TABLE})
+# How a failure names the database (MariaDB is told apart from MySQL by its dialect).
+_DATABASE_NAMES = {
+    "postgresql": "PostgreSQL",
+    "mysql": "MySQL",
+    "mariadb": "MariaDB",
+    "sqlite": "SQLite",
+    "mssql": "SQL Server",
+    "oracle": "Oracle",
+}
 # What `alembic init` writes into alembic.ini: not a database anyone means.
 ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 
@@ -101,6 +117,7 @@ def _run(
         options["transactional_ddl"] = True
     try:
         with connect(engine, settings) as connection:
+            _cancel_statements_of_a_killed_process(connection)
             lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout)
             _run_online(context, config, connection, options, hook, lock)
     finally:
@@ -148,15 +165,9 @@ def _run_online(
 
             if isinstance(error, CommandError):
                 raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
-            run.settle(_heads_after_failure(migration_context, run))
-            raise MigrationsError(
-                run.failure(
-                    describe(error),
-                    _failing_revision(error),
-                    connection.dialect.name,
-                    ddl_rolls_back=migration_context.impl.transactional_ddl,
-                )
-            ) from error
+            unrecorded = run.settle(_heads_after_failure(migration_context, run))
+            failed = _failure(context, migration_context, error, unrecorded)
+            raise MigrationsError(run.failure(failed)) from error
     try:
         call_hook(
             hook.after_migrate,
@@ -220,13 +231,63 @@ def _heads_after_failure(migration_context: MigrationContext, run: MigrationRun)
         return run.current
 
 
-def _failing_revision(error: BaseException) -> str | None:
-    """The revision whose upgrade() or downgrade() raised: its frame is in the traceback."""
-    for frame in traceback_frames(error):
-        module_globals = frame.f_globals
-        if frame.f_code.co_name in ("upgrade", "downgrade") and "down_revision" in module_globals:
-            return str(module_globals.get("revision"))
-    return None
+def _failure(
+    context: EnvironmentContext,
+    migration_context: MigrationContext,
+    error: Exception,
+    unrecorded: str | None,
+) -> Failure:
+    """What the error says about the revision that raised: which one, at which statement,
+    and whether its statements before the error went with its rolled-back transaction."""
+    frame = failing_frame(error)
+    revision = str(frame.f_globals.get("revision")) if frame else unrecorded
+    partial_because = None
+    if not migration_context.impl.transactional_ddl:
+        partial_because = f"{_database_name(migration_context.dialect)} commits DDL at once"
+    elif frame and "autocommit_block" in frame.f_code.co_names:
+        partial_because = "it ran statements in autocommit_block(), which commits"
+    return Failure(
+        reason=describe(error),
+        revision=revision,
+        statement=failed_statement(error),
+        partial_because=partial_because,
+        below=_revisions_below(context, revision),
+    )
+
+
+def _revisions_below(context: EnvironmentContext, revision: str | None) -> tuple[str, ...]:
+    """The revision(s) `revision` sits on: where stamping would put a half-downgraded one."""
+    if revision is None:
+        return ()
+    try:
+        script = context.script.get_revision(revision)
+    except Exception:
+        return ()
+    down = script.down_revision if script is not None else None
+    return tuple(down) if isinstance(down, (tuple, list)) else ((down,) if down else ())
+
+
+def _database_name(dialect: Dialect) -> str:
+    if getattr(dialect, "is_mariadb", False):
+        return "MariaDB"
+    return _DATABASE_NAMES.get(dialect.name, dialect.name)
+
+
+def _cancel_statements_of_a_killed_process(connection: Connection) -> None:
+    """PostgreSQL runs a statement to its end after the process that sent it was killed,
+    keeping its locks (and a table its transaction created) until then: the next
+    `migrate upgrade` would wait on them. From PostgreSQL 14 the server can look for its
+    client every second and cancel the statement of one that is gone."""
+    from sqlalchemy import exc
+
+    version = connection.dialect.server_version_info or (0,)
+    if connection.dialect.name != "postgresql" or version < (14,):
+        return
+    try:
+        connection.exec_driver_sql("SET client_connection_check_interval = 1000")
+        connection.commit()  # a SET inside a transaction that rolls back is undone
+    except exc.DBAPIError:  # a server that speaks PostgreSQL without it: carry on
+        connection.rollback()
 
 
 def _recorder(run: MigrationRun) -> Callable[..., None]:
@@ -319,6 +380,6 @@ def _settings_from_env_file(config: Config) -> Settings:
 def _load_plugins(settings: Settings) -> pluggy.HookRelay:
     """The plugins, for a Config built outside `migrate` (plain alembic, a test tool)."""
     manager = build_plugin_manager(settings)
-    for failure in manager.failures:
-        output.warn(str(failure))
+    for warning in manager.warnings:
+        output.warn(warning)
     return manager.hook

@@ -5,8 +5,9 @@ specifications below. An implementation may accept any subset of a hook's argume
 hooks can gain arguments in later versions without breaking existing plugins.
 
 Register a plugin through the ``migrations_cli`` entry-point group of an installed package,
-or name its module in the ``MIGRATIONS_PLUGINS`` setting. Built-in commands use these same
-hooks. A plugin that implements a hook not listed here (a misspelt name) is refused.
+name its module in the ``MIGRATIONS_PLUGINS`` setting, or drop it into the folder named by
+``MIGRATIONS_PLUGINS_DIR``. Built-in commands use these same hooks; the guide is
+docs/plugins.md. A plugin that implements a hook not listed here (a misspelt name) is refused.
 
 An exception raised in a hook is reported as one line naming the plugin and the hook;
 ``raise typer.Exit(code)`` ends the command with that exit code instead.

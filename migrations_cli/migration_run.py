@@ -9,13 +9,15 @@ version table before and after, and the hooks are fired here.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from migrations_cli import output
-from migrations_cli.errors import MigrationsError, PluginError, describe
+from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -28,6 +30,10 @@ RUN_KEY = "migrations_cli.run"
 # An env.py that mentions this module hands the run over to it (alembic/env.py, scaffolded
 # by `migrate init`); any other env.py is the project's own.
 ENVIRONMENT_MODULE = "migrations_cli.environment"
+# A failed statement is shown cut to this many characters.
+STATEMENT_CHARS = 120
+# +2, -1, ae10+2, head-1: targets counted from where the database is.
+RELATIVE_TARGET = re.compile(r"[+-]\d+$")
 
 
 @dataclass
@@ -71,12 +77,14 @@ class MigrationRun:
         """Time each revision from here: the first one's line excludes connecting."""
         self._clock = time.perf_counter()
 
-    def settle(self, heads: tuple[str, ...]) -> None:
+    def settle(self, heads: tuple[str, ...]) -> str | None:
         """After a failure, take the database's word: a revision recorded whose commit then
-        failed (a deferred constraint, say) was not applied."""
+        failed (a deferred constraint, say) was not applied. Returns that revision."""
+        unrecorded = None
         if heads != self.current and self.revisions:
-            self.revisions.pop()
+            unrecorded = self.revisions.pop()
         self.current = heads
+        return unrecorded
 
     def summary(self) -> str:
         """One line for stdout: where the database went, or that it was already there."""
@@ -94,21 +102,89 @@ class MigrationRun:
             f"{describe_revisions(self.current)}{counted}."
         )
 
-    def failure(self, reason: str, failed: str | None, dialect: str, ddl_rolls_back: bool) -> str:
-        """The one line that says which revision failed, why, and where that left things."""
-        where = f" in revision {failed}" if failed else ""
-        partial = (
-            ""
-            if ddl_rolls_back
-            else f"; statements of {failed or 'the failed revision'} that ran before the "
-            f"error stay applied ({dialect} commits DDL at once): repair the schema before "
-            "retrying"
+    def failure(self, failed: Failure) -> str:
+        """The one line that says which revision failed, why, where that left the database
+        and how to go on from there."""
+        name = failed.revision or "the failed revision"
+        where = f" in revision {failed.revision}" if failed.revision else ""
+        sql = f" [SQL: {shortened_statement(failed.statement)}]" if failed.statement else ""
+        state = (
+            f"the database is at {describe_revisions(self.current)}; {len(self.revisions)} "
+            f"revision(s) {self.verb} before the failure are committed"
         )
+        if failed.partial_because is None:
+            after = f"{name} was rolled back and left nothing behind: fix it and {self._retry()}"
+        else:
+            after = (
+                f"{name} may have left partial changes: {failed.partial_because}, so "
+                f"statements of {name} that ran before the error stay applied; "
+                f"{self._recovery(failed)}"
+            )
+        return f"{self.direction} stopped{where}: {failed.reason}{sql} ({state}; {after})"
+
+    def _recovery(self, failed: Failure) -> str:
+        """How to get from a half-run revision back to a known one."""
+        name = failed.revision or "the failed revision"
+        if self.direction == "upgrade":
+            stamp = failed.revision
+            undo = f"undo by hand what {name} already did (see its upgrade())"
+        else:
+            stamp = (" ".join(failed.below) or "base") if failed.revision else None
+            undo = f"redo by hand what {name} already undid (see its downgrade())"
+        if stamp is None:
+            return f"{undo}, then {self._retry()}"
         return (
-            f"{self.direction} stopped{where}: {reason} (the database is at "
-            f"{describe_revisions(self.current)}; {len(self.revisions)} revision(s) "
-            f"{self.verb} before the failure{partial})"
+            f"{undo}, then {self._retry()}; or, if the schema already matches "
+            f"{stamp.replace(' ', ', ')}, run `migrate stamp {stamp}`"
         )
+
+    def _retry(self) -> str:
+        """The command that carries on. A relative target (+2, -1) counted from where the
+        run started; once revisions ran, repeating it would go elsewhere."""
+        if RELATIVE_TARGET.search(self.target) and self.revisions:
+            return f"run the {self.direction} again, to the revision you meant"
+        argument = "" if (self.direction, self.target) == ("upgrade", "head") else f" {self.target}"
+        return f"run `migrate {self.direction}{argument}` again"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What env.py learned about a revision that raised."""
+
+    reason: str  # one line: what went wrong
+    revision: str | None = None  # the revision whose upgrade() or downgrade() raised
+    statement: str | None = None  # the SQL that failed, as sent: placeholders, no values
+    partial_because: str | None = None  # why its earlier statements stay; None: rolled back
+    below: tuple[str, ...] = ()  # the revision(s) it sits on: where a downgrade was going
+
+
+def failing_frame(error: BaseException) -> FrameType | None:
+    """The frame of the revision's upgrade() or downgrade() that raised: it is in the
+    traceback, and its module globals name the revision."""
+    for frame in traceback_frames(error):
+        if frame.f_code.co_name in ("upgrade", "downgrade") and "down_revision" in frame.f_globals:
+            return frame
+    return None
+
+
+def failed_statement(error: BaseException) -> str | None:
+    """The SQL the database refused, as SQLAlchemy sent it: placeholders, never the values
+    bound to them (those are the error's `.params`, left alone)."""
+    import sqlalchemy.exc
+
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, sqlalchemy.exc.StatementError) and cause.statement:
+            return str(cause.statement)
+        cause = cause.__cause__
+    return None
+
+
+def shortened_statement(statement: str, limit: int = STATEMENT_CHARS) -> str:
+    """The statement on one line, cut to `limit` characters: enough to find it in the
+    revision file, short enough for an error line."""
+    line = " ".join(statement.split())
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
 def run_migration(context: MigrationsContext, direction: Direction, target: str) -> MigrationRun:
@@ -143,7 +219,8 @@ def _run_with_own_environment(
     context: MigrationsContext, direction: Direction, target: str
 ) -> MigrationRun:
     """The project's own env.py migrates; what it did is read from the version table
-    before and after, and the lifecycle hooks run around it as they do for ours.
+    before and after, and the lifecycle hooks run around it as they do for ours. It takes
+    no lock of its own, so the run holds the migration lock around it, as ours does.
 
     No line per revision: that env.py reports nothing as it goes (Alembic's log, which
     an alembic.ini usually turns on, does).
@@ -151,21 +228,33 @@ def _run_with_own_environment(
     from alembic import command
 
     from migrations_cli.config import migrated_database
+    from migrations_cli.database import create_engine
+    from migrations_cli.locking import migration_lock
     from migrations_cli.plugin_manager import call_hook
 
     config = context.alembic_config
     database = migrated_database(config, context.settings)
     hook = context.plugin_manager.hook
     run = MigrationRun(direction, target)
-    run.previous = run.current = _read_heads(database)
-    call_hook(
-        hook.before_migrate, config=config, direction=direction, current=run.previous, target=target
-    )
+    engine = create_engine(database)
     try:
-        getattr(command, direction)(config, target)
-    except Exception as error:
-        _raise_with_where_it_stopped(error, run, database)
-    run.current = _read_heads(database)
+        with migration_lock(engine, database.lock, database.lock_timeout):
+            # Read under the lock: a process that waited sees what the one before it applied.
+            run.previous = run.current = _read_heads(database)
+            call_hook(
+                hook.before_migrate,
+                config=config,
+                direction=direction,
+                current=run.previous,
+                target=target,
+            )
+            try:
+                getattr(command, direction)(config, target)
+            except Exception as error:
+                _raise_with_where_it_stopped(error, run, database)
+            run.current = _read_heads(database)
+    finally:
+        engine.dispose()
     run.revisions = _revisions_between(context.script, run)
     try:
         call_hook(
@@ -211,8 +300,12 @@ def _raise_with_where_it_stopped(
         run.current = _read_heads(database)
     except MigrationsError:
         raise error from None
+    frame = failing_frame(error)
+    where = f" in revision {frame.f_globals.get('revision')}" if frame else ""
+    statement = failed_statement(error)
+    sql = f" [SQL: {shortened_statement(statement)}]" if statement else ""
     raise MigrationsError(
-        f"{run.direction} stopped: {describe(error)} (the database is at "
+        f"{run.direction} stopped{where}: {describe(error)}{sql} (the database is at "
         f"{describe_revisions(run.current)}; it was at {describe_revisions(run.previous)})"
     ) from error
 

@@ -31,7 +31,12 @@ def json_result(document: object) -> None:
     """A command's answer for scripts (``--json``): one JSON document on stdout, nothing else.
 
     Unlike `result`, it is masked: documents such as doctor's carry text from the settings.
+    Each string is masked before encoding, since JSON writes a password's quote, backslash
+    or accented letter as an escape that the masking of the stream would not recognise.
     """
+    redactor: Redactor | None = getattr(sys.stdout, "redactor", None)
+    if redactor is not None:
+        document = redactor.document(json.loads(json.dumps(document, default=str)))
     typer.echo(json.dumps(document, indent=2, default=str))
 
 
@@ -92,6 +97,16 @@ class Redactor:
 
     def bytes(self, data: bytes) -> bytes:
         return data if self._paused else self._bytes.sub(REDACTED.encode(), data)
+
+    def document(self, value: object) -> object:
+        """A decoded JSON document with every string in it masked, keys included."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(key): self.document(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.document(item) for item in value]
+        return value
 
     @contextmanager
     def paused(self) -> Iterator[None]:

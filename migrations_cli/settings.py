@@ -40,6 +40,12 @@ class Settings:
     lock: LockKind = "advisory"
     lock_timeout: float = DEFAULT_TIMEOUT_SECONDS
     environment: str | None = None
+    # MIGRATIONS_PLUGINS_DIR, made absolute; it exists (checked when read).
+    plugins_dir: Path | None = None
+    # MIGRATIONS_DISABLE_PLUGINS: names of plugins not to import.
+    disabled_plugins: tuple[str, ...] = ()
+    # False when MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD is set: no entry-point plugins.
+    plugin_autoload: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -111,6 +117,11 @@ def load_settings(
         lock=_checked_lock_kind(value("MIGRATIONS_LOCK")),
         lock_timeout=_checked_seconds("MIGRATIONS_LOCK_TIMEOUT", value("MIGRATIONS_LOCK_TIMEOUT")),
         environment=value("MIGRATIONS_ENV"),
+        plugins_dir=_checked_plugins_dir(value("MIGRATIONS_PLUGINS_DIR"), project_dir),
+        disabled_plugins=_name_list(value("MIGRATIONS_DISABLE_PLUGINS")),
+        plugin_autoload=not _checked_switch(
+            "MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD", value("MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD")
+        ),
     )
 
 
@@ -244,6 +255,36 @@ def _checked_plugin_list(names: str | None) -> tuple[str, ...]:
                 f"MIGRATIONS_PLUGINS: {name!r} is not a module name (comma-separated modules)"
             )
     return plugins
+
+
+def _checked_plugins_dir(configured: str | None, project_dir: Path) -> Path | None:
+    """The folder of plugin modules; a missing one is an error, not a silent no-op, since
+    its plugins may be guards (a hook that refuses to migrate)."""
+    if configured is None:
+        return None
+    folder = (project_dir / Path(configured).expanduser()).resolve()
+    if not folder.is_dir():
+        raise SettingsError(f"MIGRATIONS_PLUGINS_DIR={configured!r}: no such folder {folder}")
+    return folder
+
+
+def _name_list(names: str | None) -> tuple[str, ...]:
+    """Comma-separated names, spaces and empty items ignored, each name once."""
+    return tuple(dict.fromkeys(name.strip() for name in (names or "").split(",") if name.strip()))
+
+
+_SWITCH_VALUES = {
+    **dict.fromkeys(("1", "true", "yes", "on"), True),
+    **dict.fromkeys(("0", "false", "no", "off"), False),
+}
+
+
+def _checked_switch(key: str, switch: str | None) -> bool:
+    if switch is None:
+        return False
+    if switch.lower() not in _SWITCH_VALUES:
+        raise SettingsError(f"{key}={switch!r} must be 1 or 0 (true/false, yes/no, on/off)")
+    return _SWITCH_VALUES[switch.lower()]
 
 
 def _checked_lock_kind(kind: str | None) -> LockKind:

@@ -13,7 +13,12 @@ MASK = "***"
 # scheme://user:password@ with the password read as SQLAlchemy's URL parser reads it: all
 # up to the first @ (so a raw /, ? or # belongs to the password).
 _CREDENTIALS = re.compile(r"^(?P<head>[\w+]+://[^:/@]*:)(?P<password>[^@]*)@(?P<rest>.*)$", re.S)
-# A URL too malformed for the pattern above may still hold user:password@host.
+# The password as the user meant it when it holds a raw @ (which check_credentials refuses, but
+# doctor still shows the URL): up to the first @ whose host part has no @ of its own.
+_CREDENTIALS_TO_HOST = re.compile(
+    r"^(?P<head>[\w+]+://[^:/@]*:)(?P<password>.*?)@(?P<rest>[^@/?#]*(?:[/?#].*)?)$", re.S
+)
+# A URL too malformed for the patterns above may still hold user:password@host.
 _LOOSE_CREDENTIALS = re.compile(r":(?P<password>[^:/@]*)@")
 # psycopg and PyMySQL also take the password as a query parameter.
 _QUERY_PASSWORD = re.compile(r"(?P<key>[?&](?:password|passwd)=)(?P<password>[^&#]*)", re.I)
@@ -25,13 +30,16 @@ def url_passwords(url: str) -> set[str]:
     credentials = _CREDENTIALS.match(url) or _LOOSE_CREDENTIALS.search(url)
     if credentials:
         found.add(credentials["password"])
+    to_host = _CREDENTIALS_TO_HOST.match(url)
+    if to_host:
+        found.add(to_host["password"])
     return {form for password in found for form in (password, unquote(password)) if form}
 
 
 def mask_url(url: str) -> str:
     """`url` with each password replaced by ***; the rest stays readable."""
     masked = _QUERY_PASSWORD.sub(lambda match: match["key"] + MASK, url)
-    return _CREDENTIALS.sub(lambda match: f"{match['head']}{MASK}@{match['rest']}", masked)
+    return _CREDENTIALS_TO_HOST.sub(lambda match: f"{match['head']}{MASK}@{match['rest']}", masked)
 
 
 def check_credentials(url: str) -> None:

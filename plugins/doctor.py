@@ -120,12 +120,20 @@ def settings_check(settings: Settings, options: Mapping[str, Any]) -> Check:
         "DATABASE_URL": settings.masked_url() if settings.database_url else None,
         "MIGRATIONS_DIR": _shown(settings.migrations_dir, settings.project_dir),
         "MIGRATIONS_METADATA": settings.metadata,
-        "MIGRATIONS_PLUGINS": ",".join(settings.plugins) or None,
     }
+    optional = {
+        "MIGRATIONS_PLUGINS": ",".join(settings.plugins) or None,
+        "MIGRATIONS_PLUGINS_DIR": (
+            _shown(settings.plugins_dir, settings.project_dir) if settings.plugins_dir else None
+        ),
+        "MIGRATIONS_DISABLE_PLUGINS": ",".join(settings.disabled_plugins) or None,
+        "MIGRATIONS_LOCK": settings.lock if settings.lock != "advisory" else None,
+        "MIGRATIONS_ENV": settings.environment,
+    }
+    values.update({key: value for key, value in optional.items() if value is not None})
     described = ", ".join(
         f"{key}={value}{origin.note(key)}" if value is not None else f"{key} not set"
         for key, value in values.items()
-        if value is not None or key != "MIGRATIONS_PLUGINS"
     )
     source = (
         f"from {settings.env_file}"

@@ -1,5 +1,6 @@
 """`migrate plugins`: which plugins are running, where each came from, what each adds, and
-which failed to load, so "why is my command missing?" has an answer in one command."""
+which failed to load or were disabled, so "why is my command missing?" has an answer in one
+command."""
 
 from __future__ import annotations
 
@@ -39,16 +40,25 @@ class PluginReport:
 
 
 def plugins(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """List the loaded plugins (built-in and team), their commands and hooks, and failures.
+    """List the loaded plugins (built-in and team), their commands and hooks, the failures
+    and the disabled plugins.
 
     Plugins that failed to load are warnings, not errors: the exit code stays 0.
     """
     manager = get_context(ctx).plugin_manager
     reports = [_report(manager, name, plugin) for name, plugin in manager.list_name_plugin()]
     failures = [{"name": failure.name, "error": failure.error} for failure in manager.failures]
+    disabled = [
+        {"name": entry.name, "source": _describe_source(entry.source), "by": entry.disabled_by}
+        for entry in manager.disabled
+    ]
     if json_output:
         output.json_result(
-            {"plugins": [asdict(report) for report in reports], "failures": failures}
+            {
+                "plugins": [asdict(report) for report in reports],
+                "failures": failures,
+                "disabled": disabled,
+            }
         )
         return
     for line in output.table(HEADERS, (report.row() for report in reports)):
@@ -57,7 +67,14 @@ def plugins(ctx: typer.Context, json_output: JsonOption = False) -> None:
         output.result("")
         output.result("failed to load (skipped; see the warnings):")
         for failure in manager.failures:
-            output.result(f"  {failure.name}: {failure.error}")
+            # typer.echo, not output.result: an error message may quote the settings, and
+            # must be masked as the same warning on stderr is.
+            typer.echo(f"  {failure.name}: {failure.error}")
+    if disabled:
+        output.result("")
+        output.result("disabled (not imported):")
+        for entry in disabled:
+            output.result(f"  {entry['name']}: {entry['source']}, disabled by {entry['by']}")
 
 
 def _report(manager: MigrationsPluginManager, name: str, plugin: object) -> PluginReport:
@@ -84,7 +101,8 @@ def _describe_source(source: PluginSource | None) -> str:
 def _version(source: PluginSource | None, plugin: object) -> str | None:
     """The version of the code that runs: migrations-cli's for the built-ins, the declaring
     distribution's for an entry point, and for a module its ``__version__`` or else that of
-    the installed distribution it belongs to (a module beside .env has none)."""
+    the installed distribution it belongs to (a module beside .env, or a file of
+    MIGRATIONS_PLUGINS_DIR, has none)."""
     if source is None:
         return None
     if source.kind == "built-in":
@@ -94,6 +112,8 @@ def _version(source: PluginSource | None, plugin: object) -> str | None:
     declared = getattr(plugin, "__version__", None)
     if isinstance(declared, str):
         return declared
+    if source.kind == "MIGRATIONS_PLUGINS_DIR":
+        return None  # a file of the project, not part of any distribution
     return _installed_version(source.detail)
 
 

@@ -171,9 +171,12 @@ def run_process(
 
 
 def _forget_modules_under(root: Path) -> None:
+    # String prefixes, not Path.resolve() per module: this runs after every in-process
+    # command, over every module loaded.
+    prefixes = tuple({f"{root}{os.sep}", f"{root.resolve()}{os.sep}"})
     for name, module in list(sys.modules.items()):
         location = getattr(module, "__file__", None)
-        if location and Path(location).resolve().is_relative_to(root.resolve()):
+        if isinstance(location, str) and location.startswith(prefixes):
             del sys.modules[name]
 
 

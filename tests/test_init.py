@@ -309,7 +309,8 @@ def test_alembic_ini_url_is_used_without_database_url_and_loses_to_it(alembic_pr
 def test_own_env_py_failure_says_where_the_database_is(alembic_project, migrate):
     alembic_project.write_env(DATABASE_URL="sqlite:///db.sqlite")
     first = revision_of(Path(migrate("create", "First", "--empty").stdout.strip()))
-    add_to_upgrade(migrate("create", "Broken", "--empty"), "raise RuntimeError('boom')")
+    broken = migrate("create", "Broken", "--empty")
+    add_to_upgrade(broken, "raise RuntimeError('boom')")
     migrate("upgrade", first)
 
     result = migrate("upgrade")
@@ -317,7 +318,8 @@ def test_own_env_py_failure_says_where_the_database_is(alembic_project, migrate)
     assert result.exit_code == 1
     # (Before it, Alembic's log lines: the project's alembic.ini turns them on.)
     assert result.stderr.splitlines()[-1] == (
-        "error: upgrade stopped: unexpected RuntimeError: boom "
+        f"error: upgrade stopped in revision {revision_of(Path(broken.stdout.strip()))}: "
+        "unexpected RuntimeError: boom "
         f"(the database is at {first}; it was at {first})"
     )
 

@@ -116,7 +116,7 @@ def test_json_lists_every_built_in_in_loading_order(project, migrate):
 
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert set(document) == {"plugins", "failures"}
+    assert set(document) == {"plugins", "failures", "disabled"}
     assert [plugin["name"] for plugin in document["plugins"]] == list(DEFAULT_PLUGINS)
     upgrade = document["plugins"][0]
     assert upgrade == {
