@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 class MigrationsContext:
     settings: Settings
     plugin_manager: MigrationsPluginManager
+    # Set by a command that only reads the history (get_context(ctx, read_only=True)):
+    # `script` then loads unchanged revision files from the revision cache.
+    read_only: bool = False
 
     @cached_property
     def alembic_config(self) -> Config:
@@ -38,14 +41,27 @@ class MigrationsContext:
 
     @cached_property
     def script(self) -> ScriptDirectory:
+        """Alembic's ScriptDirectory; for a read-only command its revision files come from
+        the cache in .migrations-cache/ when unchanged (their modules then hold only the
+        identity: nothing that runs a migration may use it)."""
+        if self.read_only:
+            from migrations_cli.revision_cache import CACHE_DIR, cached_script_directory
+
+            return cached_script_directory(
+                self.alembic_config, self.settings.project_dir / CACHE_DIR
+            )
         from alembic.script import ScriptDirectory
 
         return ScriptDirectory.from_config(self.alembic_config)
 
 
-def get_context(ctx: typer.Context) -> MigrationsContext:
-    """The context main() handed to Click; a command calls this first."""
+def get_context(ctx: typer.Context, *, read_only: bool = False) -> MigrationsContext:
+    """The context main() handed to Click; a command calls this first. `read_only`: the
+    command only reads the history (never runs env.py or a migration), so `script` may be
+    built from the revision cache."""
     found = ctx.find_object(MigrationsContext)
     if found is None:
         raise RuntimeError("migrations_cli commands must run through migrations_cli.cli.main")
+    if read_only and "script" not in found.__dict__:
+        found.read_only = True
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,10 +81,19 @@ def one_line(script: Script) -> str:
 
 def parents(script: Script) -> list[str]:
     """The revisions below this one: none for the first, several for a merge."""
-    down = script.down_revision
-    if down is None:
+    return _as_list(script.down_revision)
+
+
+def dependencies(script: Script) -> list[str]:
+    """The revisions named in `depends_on`."""
+    return _as_list(script.dependencies)
+
+
+def _as_list(revisions: str | Sequence[str] | None) -> list[str]:
+    """Alembic keeps one revision as a plain string and several as a tuple."""
+    if revisions is None:
         return []
-    return [down] if isinstance(down, str) else list(down)
+    return [revisions] if isinstance(revisions, str) else list(revisions)
 
 
 def created(script: Script) -> datetime | None:
@@ -110,7 +120,7 @@ def revision_document(script: Script) -> dict[str, Any]:
         "revision": script.revision,
         "message": script.doc,
         "parents": parents(script),
-        "depends_on": list(script.dependencies or ()),
+        "depends_on": dependencies(script),
         "children": sorted(script.nextrev),
         "branch_labels": sorted(script.branch_labels),
         "is_head": script.is_head,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def branches(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the branch points (oldest first) and the revisions branching off each."""
-    script = get_context(ctx).script
+    script = get_context(ctx, read_only=True).script
     points = [revision for revision in all_revisions(script) if revision.is_branch_point]
     if json_output:
         output.json_result({"branch_points": [_document(script, point) for point in points]})

@@ -21,7 +21,7 @@ AT_BASE = "base (no revision applied)"
 
 def current(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the database's current revision(s)."""
-    context = get_context(ctx)
+    context = get_context(ctx, read_only=True)
     state = read_database_state(context)
     found = _scripts(context.script, state.current, state.unknown)
     if json_output:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def heads(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the head revision(s) of the migration history."""
-    found = get_context(ctx).script.get_revisions("heads")
+    found = get_context(ctx, read_only=True).script.get_revisions("heads")
     if json_output:
         output.json_result({"heads": [_document(script) for script in found]})
     elif not found:

@@ -58,7 +58,7 @@ def history(
     json_output: JsonOption = False,
 ) -> None:
     """Show the revisions, oldest first and newest last."""
-    context = get_context(ctx)
+    context = get_context(ctx, read_only=True)
     lower, upper = _range_ends(rev_range)
     found = _revisions_in_range(context, lower, upper)
     if json_output:

@@ -15,6 +15,7 @@ from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.revision_graph import (
     created,
+    dependencies,
     labelled,
     parents,
     revision_document,
@@ -39,7 +40,7 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Show one revision in detail: parents, branches, labels, date, path, docstring."""
-    found = _resolve(get_context(ctx), revision)
+    found = _resolve(get_context(ctx, read_only=True), revision)
     if json_output:
         output.json_result({"revisions": [revision_document(script) for script in found]})
         return
@@ -62,7 +63,7 @@ def _details(script: Script) -> str:
     fields = [
         ("Revision", labelled(script, branches=False)),
         ("Merges" if script.is_merge_point else "Parent", ", ".join(parents(script)) or "base"),
-        ("Depends on", ", ".join(script.dependencies or ())),
+        ("Depends on", ", ".join(dependencies(script))),
         ("Branches into", ", ".join(sorted(script.nextrev)) if script.is_branch_point else ""),
         ("Branch labels", ", ".join(sorted(script.branch_labels))),
         ("Created", str(created(script) or "")),

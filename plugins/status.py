@@ -40,7 +40,7 @@ def status(
     json_output: JsonOption = False,
 ) -> None:
     """Show the database's revision, the heads, and which revisions are applied or pending."""
-    context = get_context(ctx)
+    context = get_context(ctx, read_only=True)
     revisions = all_revisions(context.script)
     state = read_database_state(context)
     heads = tuple(sorted(context.script.get_heads()))
