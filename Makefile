@@ -8,7 +8,7 @@ MIGRATE := $(BIN)/migrate
 # or the shell's expansion of $ and backticks.
 shell_quote = '$(subst ','\'',$(1))'
 
-.PHONY: install migrate migration downgrade heads merge test lint
+.PHONY: install migrate migration downgrade heads merge test lint bench
 
 # Creates the virtualenv and installs the project with its test and driver extras.
 install: $(VENV)/.installed
@@ -46,3 +46,8 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# Measurements, not tests: slow, and PostgreSQL and MariaDB only when their
+# MIGRATIONS_TEST_*_URL are set (as for the tests).
+bench: install
+	$(BIN)/python bench/concurrent_upgrades.py
