@@ -40,6 +40,14 @@ class MigrationsContext:
         return build_alembic_config(self.settings, hook=self.plugin_manager.hook)
 
     @cached_property
+    def database(self) -> Settings:
+        """The settings naming the database the run's env.py migrates: DATABASE_URL, or an
+        alembic.ini's or a plugin's `sqlalchemy.url`. Every command reads that database."""
+        from migrations_cli.config import migrated_database
+
+        return migrated_database(self.alembic_config, self.settings)
+
+    @cached_property
     def script(self) -> ScriptDirectory:
         """Alembic's ScriptDirectory; for a read-only command its revision files come from
         the cache in .migrations-cache/ when unchanged (their modules then hold only the

@@ -50,7 +50,7 @@ def read_heads(settings: Settings) -> tuple[str, ...]:
 
 def read_database_state(context: MigrationsContext) -> DatabaseState:
     """The database's version table against the migration files."""
-    return database_state(context.script, read_heads(context.settings))
+    return database_state(context.script, read_heads(context.database))
 
 
 def database_state(script: ScriptDirectory, current: tuple[str, ...]) -> DatabaseState:

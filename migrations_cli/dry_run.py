@@ -32,10 +32,9 @@ def planned_revisions(
     `downgrade` themselves use, so relative targets (+2, -1), branches and merges resolve
     exactly as the real run would resolve them.
     """
-    from migrations_cli.config import migrated_database
     from migrations_cli.database_state import read_heads
 
-    current = read_heads(migrated_database(context.alembic_config, context.settings))
+    current = read_heads(context.database)
     script = context.script
     heads = cast("str", current)  # (typed str, but alembic.command passes the heads tuple)
     steps = (

@@ -20,7 +20,7 @@ from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, PluginError, describe
-from migrations_cli.locking import LOCK_TABLE, migration_lock
+from migrations_cli.locking import LOCK_TABLE, LockCheck, migration_lock
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import (
     RUN_KEY,
@@ -130,7 +130,7 @@ def _run_online(
     connection: Connection,
     options: dict[str, Any],
     hook: pluggy.HookRelay,
-    lock: Callable[[], AbstractContextManager[None]] | None,
+    lock: Callable[[], AbstractContextManager[LockCheck]] | None,
 ) -> None:
     run: MigrationRun | None = config.attributes.get(RUN_KEY)
     # configure() comes first: Alembic judges whether the caller owns a transaction when it
@@ -146,7 +146,9 @@ def _run_online(
             context.run_migrations()
         return
     migration_context = context.get_context()
-    with _migration_lock_unless_at_target(context, connection, run, lock):
+    at_target = lock is not None and _at_target_before_locking(context, connection, run)
+    with nullcontext(_unlocked) if at_target or lock is None else lock() as still_locked:
+        run.check_lock = still_locked
         # Read under the lock: a process that waited sees what the one before it applied.
         run.previous = run.current = _database_heads(migration_context)
         call_hook(
@@ -158,8 +160,9 @@ def _run_online(
         )
         run.start_clock()
         try:
-            with context.begin_transaction():
-                context.run_migrations()
+            if not at_target:  # (at the target, nothing runs: nothing runs unlocked)
+                with context.begin_transaction():
+                    context.run_migrations()
         except Exception as error:
             from alembic.util import CommandError
 
@@ -184,23 +187,22 @@ def _run_online(
         ) from error
 
 
-def _migration_lock_unless_at_target(
-    context: EnvironmentContext,
-    connection: Connection,
-    run: MigrationRun,
-    lock: Callable[[], AbstractContextManager[None]] | None,
-) -> AbstractContextManager[None]:
-    """The migration lock, unless the database is already where the run would take it:
-    every instance of a rolling deploy after the first returns at once, without queueing.
+def _at_target_before_locking(
+    context: EnvironmentContext, connection: Connection, run: MigrationRun
+) -> bool:
+    """Whether the database is already where the run would take it: every instance of a
+    rolling deploy after the first then returns at once, without queueing for the lock.
 
-    The transaction the look opened is ended first, so that what is read under the lock
-    comes from a new one (MariaDB's repeatable read would otherwise show the old revision).
+    The transaction the look opened is ended, so that what is read under the lock comes
+    from a new one (MariaDB's repeatable read would otherwise show the old revision).
     """
-    if lock is None:
-        return nullcontext()
     heads = _database_heads(context.get_context())
     connection.rollback()
-    return nullcontext() if _already_at_target(context, run, heads) else lock()
+    return _already_at_target(context, run, heads)
+
+
+def _unlocked() -> None:
+    """The lock check when no lock is held (a caller's connection, or nothing to run)."""
 
 
 def _already_at_target(
@@ -294,6 +296,7 @@ def _recorder(run: MigrationRun) -> Callable[..., None]:
     def on_version_apply(
         ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
     ) -> None:
+        run.check_lock()  # (this revision's transaction is still open: it rolls back)
         run.record(
             step.up_revision_id or "",
             getattr(step.up_revision, "doc", None),

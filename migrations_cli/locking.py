@@ -24,11 +24,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
-from migrations_cli.errors import DatabaseError, SettingsError
+from migrations_cli.errors import DatabaseError, SettingsError, describe
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -48,6 +48,10 @@ class LockTimeout(DatabaseError):
     """Another process held the migration lock for longer than the timeout."""
 
 
+class LockLost(DatabaseError):
+    """The lock was lost while migrating (a lease that could not be renewed in time)."""
+
+
 class _Lock(Protocol):
     description: str
 
@@ -55,23 +59,56 @@ class _Lock(Protocol):
 
     def release(self) -> None: ...
 
+    def lost(self) -> bool: ...
+
+
+LockCheck = Callable[[], None]
+
 
 @contextmanager
-def migration_lock(engine: Engine, kind: LockKind, timeout: float) -> Iterator[None]:
-    """Hold the migration lock of `kind` for the block; wait at most `timeout` seconds."""
+def migration_lock(engine: Engine, kind: LockKind, timeout: float) -> Iterator[LockCheck]:
+    """Hold the migration lock of `kind` for the block; wait at most `timeout` seconds.
+
+    The block receives a check to call before each revision commits: it raises when the
+    lock was lost meanwhile (a lease that could not be renewed), so no revision commits
+    unguarded.
+    """
     lock = _make_lock(engine, kind)
     if lock is None:
-        yield
+        yield _always_held
         return
     try:
         _poll(lock.try_acquire, timeout, lock.description)
     except BaseException:
-        lock.release()
+        _release_quietly(lock)
         raise
+
+    def still_held() -> None:
+        if lock.lost():
+            raise LockLost(
+                f"lost the migration lock ({lock.description}) while migrating: its lease "
+                "could not be renewed; stopped before the next revision committed"
+            )
+
     try:
-        yield
+        yield still_held
     finally:
+        _release_quietly(lock)
+
+
+def _always_held() -> None:
+    """The check when there is no lock to lose."""
+
+
+def _release_quietly(lock: _Lock) -> None:
+    """Releasing comes after the migrations committed: a failure there (a dropped
+    connection, which frees the lock anyway) must not turn a done upgrade into an error."""
+    from migrations_cli import output
+
+    try:
         lock.release()
+    except Exception as error:
+        output.warn(f"could not release the migration lock ({lock.description}): {error}")
 
 
 def _make_lock(engine: Engine, kind: LockKind) -> _Lock | None:
@@ -140,6 +177,9 @@ class _PostgreSQLAdvisoryLock:
         finally:
             self._connection.close()  # ending the session releases it in any case
 
+    def lost(self) -> bool:
+        return False  # held by the session until it ends
+
 
 class _NamedLock:
     """MariaDB/MySQL GET_LOCK. Names are server-wide, so the name carries the database's;
@@ -163,6 +203,9 @@ class _NamedLock:
         finally:
             self._connection.close()
 
+    def lost(self) -> bool:
+        return False  # held by the session until it ends
+
 
 class _FileLock:
     """An OS lock on a file beside the SQLite database, released when the process dies."""
@@ -182,6 +225,9 @@ class _FileLock:
 
     def release(self) -> None:
         self._handle.close()  # closing the file drops its lock
+
+    def lost(self) -> bool:
+        return False  # held by the open file until the process ends
 
 
 class _TableLease:
@@ -206,16 +252,18 @@ class _TableLease:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._prepared = False
+        self._lost = False
         self.description = f"lease row {LOCK_NAME!r} in table {LOCK_TABLE}"
 
     def try_acquire(self) -> bool:
         from sqlalchemy import update
 
-        table, now = self._table, _now_ms()
-        free = table.c.owner.is_(None) | (table.c.expires_ms < now)
+        table = self._table
         with _lock_connection(self._engine) as connection:
             if not self._prepared:
                 self._prepare(connection)
+            now = _database_now_ms(connection)
+            free = table.c.owner.is_(None) | (table.c.expires_ms < now)
             taken = connection.execute(
                 update(table)
                 .where(table.c.name == LOCK_NAME, free)
@@ -228,45 +276,73 @@ class _TableLease:
         return True
 
     def _prepare(self, connection: Connection) -> None:
-        """Create the table and its row when missing; another process may do so first."""
-        from sqlalchemy import exc, insert
+        """Create the table and its row when missing; another process may do so first,
+        so "already there" is fine, but a table that cannot be created is an error."""
+        from sqlalchemy import exc, insert, inspect
 
+        failure: exc.DBAPIError | None = None
         for statement in (
             lambda: self._table.create(connection, checkfirst=True),
             lambda: connection.execute(insert(self._table).values(name=LOCK_NAME)),
         ):
-            with suppress(exc.DBAPIError):  # created meanwhile, or already there
+            try:
                 statement()
+            except exc.DBAPIError as error:  # created meanwhile, or already there
+                failure = failure or error
+        if failure is not None and not inspect(connection).has_table(LOCK_TABLE):
+            raise DatabaseError(
+                f"cannot create the lock table {LOCK_TABLE} ({describe(failure)}): create it "
+                "with a user that may, or use MIGRATIONS_LOCK=advisory or none"
+            )
         self._prepared = True
 
     def _renew(self) -> None:
-        from sqlalchemy import exc
-
+        """Extend the lease every LEASE_SECONDS / 3; once it cannot be extended before it
+        runs out (taken over, or the database unreachable), the lock counts as lost."""
+        deadline = time.monotonic() + LEASE_SECONDS
         while not self._stop.wait(LEASE_SECONDS / 3):
-            with suppress(exc.DBAPIError):  # a lost connection: the next round retries
-                self._set_lease(_now_ms() + LEASE_MS)
+            try:
+                if self._set_lease(renew=True):
+                    deadline = time.monotonic() + LEASE_SECONDS
+                    continue
+                self._lost = True  # the row is someone else's now
+            except Exception:
+                self._lost = time.monotonic() >= deadline
+            if self._lost:
+                return
 
-    def _set_lease(self, expires_ms: int | None) -> None:
+    def _set_lease(self, renew: bool) -> bool:
+        """Extend our lease (renew) or give it up; whether our row was there to update."""
         from sqlalchemy import update
 
         table = self._table
         with _lock_connection(self._engine) as connection:
-            connection.execute(
+            expires_ms = _database_now_ms(connection) + LEASE_MS if renew else None
+            updated = connection.execute(
                 update(table)
                 .where(table.c.name == LOCK_NAME, table.c.owner == self._owner)
-                .values(
-                    owner=self._owner if expires_ms is not None else None,
-                    expires_ms=expires_ms,
-                )
+                .values(owner=self._owner if renew else None, expires_ms=expires_ms)
             )
+        return bool(updated.rowcount == 1)
+
+    def lost(self) -> bool:
+        return self._lost
 
     def release(self) -> None:
         if self._renewer is None:
             return  # never acquired
         self._stop.set()
-        self._renewer.join()
-        self._set_lease(None)
+        self._renewer.join(timeout=LEASE_SECONDS)
+        self._set_lease(renew=False)
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+def _database_now_ms(connection: Connection) -> int:
+    """The database's clock, not this host's: deploying hosts' clocks may disagree."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        sql = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    elif dialect in ("mysql", "mariadb"):
+        sql = "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)"
+    else:
+        return int(time.time() * 1000)
+    return int(_scalar(connection, sql))

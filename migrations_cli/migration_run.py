@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -44,6 +45,8 @@ class MigrationRun:
     revisions: list[str] = field(default_factory=list)
     _clock: float = field(default_factory=time.perf_counter, repr=False)
     _previous: tuple[str, ...] | None = field(default=None, repr=False)
+    # Raises when the migration lock was lost; called before each revision commits.
+    check_lock: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def previous(self) -> tuple[str, ...]:
@@ -201,9 +204,7 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     finally:
         del config.attributes[RUN_KEY]
     if not run.observed:  # an env.py that names our module without handing over to it
-        from migrations_cli.config import migrated_database
-
-        run.current = _read_heads(migrated_database(config, context.settings))
+        run.current = _read_heads(context.database)
     return run
 
 
@@ -227,13 +228,12 @@ def _run_with_own_environment(
     """
     from alembic import command
 
-    from migrations_cli.config import migrated_database
     from migrations_cli.database import create_engine
     from migrations_cli.locking import migration_lock
     from migrations_cli.plugin_manager import call_hook
 
     config = context.alembic_config
-    database = migrated_database(config, context.settings)
+    database = context.database
     hook = context.plugin_manager.hook
     run = MigrationRun(direction, target)
     engine = create_engine(database)

@@ -32,12 +32,17 @@ def json_result(document: object) -> None:
 
     Unlike `result`, it is masked: documents such as doctor's carry text from the settings.
     Each string is masked before encoding, since JSON writes a password's quote, backslash
-    or accented letter as an escape that the masking of the stream would not recognise.
+    or accented letter as an escape that the masking of the stream would not recognise; the
+    stream's own masking is then paused, as it would turn a password such as `false` or
+    `1` into *** where JSON has a literal, breaking the document.
     """
     redactor: Redactor | None = getattr(sys.stdout, "redactor", None)
-    if redactor is not None:
-        document = redactor.document(json.loads(json.dumps(document, default=str)))
-    typer.echo(json.dumps(document, indent=2, default=str))
+    if redactor is None:
+        typer.echo(json.dumps(document, indent=2, default=str))
+        return
+    masked = redactor.document(json.loads(json.dumps(document, default=str)))
+    with redactor.paused():
+        typer.echo(json.dumps(masked, indent=2, default=str))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

@@ -35,7 +35,7 @@ def check(ctx: typer.Context, json_output: JsonOption = False) -> None:
         )
     metadata = load_metadata(settings.metadata)
     script = context.script
-    with opened_connection(settings) as connection:
+    with opened_connection(context.database) as connection:
         revision = describe_revisions(head_of_database(script, database_heads(connection)))
         differences = model_differences(connection, metadata, context.plugin_manager.hook)
     if json_output:

@@ -265,9 +265,10 @@ def read_database(
     that no model defines."""
     from migrations_cli.database import database_heads, opened_connection
 
-    settings = context.settings
-    if not settings.database_url:
-        return None, _skipped("database", "DATABASE_URL is not set")
+    try:
+        settings = context.database
+    except SettingsError as error:
+        return None, _skipped("database", str(error))
     try:
         missing = _missing_sqlite_file(settings.require_database_url())
         if missing is not None:

@@ -48,7 +48,7 @@ def stamp(
     context = get_context(ctx)
     config = context.alembic_config
     config.attributes[WITHOUT_MODELS_KEY] = True  # a deploy stamps without the app's settings
-    before = read_heads(context.settings)
+    before = read_heads(context.database)
     try:
         command.stamp(config, revisions, purge=purge)
     except CommandError as error:
@@ -59,7 +59,7 @@ def stamp(
                 "add --purge to replace it"
             ) from error
         raise
-    after = read_heads(context.settings)
+    after = read_heads(context.database)
     if before == after:
         output.result(f"Already at {describe_revisions(after)}: nothing to stamp.")
         return

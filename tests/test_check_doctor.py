@@ -572,12 +572,9 @@ def test_doctor_without_a_database_url_fails_settings_and_skips_the_database(pro
         "add DATABASE_URL=dialect+driver://user:password@host:port/database to "
         f"{(project.root / '.env').resolve()}"
     )
-    assert checks["database"] == {
-        "name": "database",
-        "status": "skip",
-        "message": "skipped: DATABASE_URL is not set",
-        "advice": None,
-    }
+    assert checks["database"]["status"] == "skip"
+    assert checks["database"]["message"].startswith("skipped: DATABASE_URL is not set")
+    assert checks["database"]["advice"] is None
     assert checks["metadata"]["status"] == "ok"
 
 
