@@ -67,8 +67,9 @@ def before_migrate(
 ) -> None:
     """Runs before ``migrate upgrade`` or ``migrate downgrade`` changes anything.
 
-    It runs in env.py on the migration's own connection, so ``current`` holds the revisions
-    the database is really at (empty at base); ``target`` is the revision asked for
+    It runs under the migration lock, once the revisions the database is really at have
+    been read (``current``, empty at base): in env.py, on the migration's own connection, or
+    around a project's own env.py; ``target`` is the revision asked for
     (``head``, an id, ``+2``, ``-1``, ``base``). Raise to abort: nothing has been applied
     yet, and the error is reported with this plugin's name.
     """

@@ -175,3 +175,62 @@ def test_an_unknown_lock_kind_is_a_settings_error(project, migrate):
 
     assert result.exit_code == 1
     assert "MIGRATIONS_LOCK='mutex' must be one of advisory, table, none" in result.stderr
+
+
+def server_engine(database_url):
+    from sqlalchemy import create_engine
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite locks with a file for either kind: there is no lease row")
+    return create_engine(database_url)
+
+
+def set_lease(engine, owner: str, expires_in_ms: int) -> None:
+    from sqlalchemy import text
+
+    from migrations_cli.locking import _database_now_ms
+
+    with engine.connect() as connection:
+        now = _database_now_ms(connection)
+        connection.execute(
+            text(f"UPDATE {LOCK_TABLE} SET owner = :owner, expires_ms = :expires"),
+            {"owner": owner, "expires": now + expires_in_ms},
+        )
+        connection.commit()
+
+
+def test_a_lease_taken_over_is_noticed_before_the_next_revision_commits(database_url, monkeypatch):
+    from migrations_cli import locking
+
+    monkeypatch.setattr(locking, "LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(locking, "LEASE_MS", 300)
+    engine = server_engine(database_url)
+    try:
+        with migration_lock(engine, "table", timeout=5) as still_held:
+            still_held()  # held: no error
+            set_lease(engine, "someone-else", 60_000)
+            time.sleep(0.6)  # the renewal finds the row is no longer ours
+            with pytest.raises(locking.LockLost, match="lost the migration lock"):
+                still_held()
+    finally:
+        engine.dispose()
+
+
+def test_an_expired_lease_of_a_dead_holder_is_taken_and_a_live_one_waited_for(database_url):
+    from migrations_cli.locking import LockTimeout
+
+    engine = server_engine(database_url)
+    try:
+        with migration_lock(engine, "table", timeout=5):
+            pass  # creates the table and its row
+        set_lease(engine, "killed-process", -1)  # expired a millisecond ago
+        with migration_lock(engine, "table", timeout=1):
+            pass  # taken at once
+        set_lease(engine, "live-process", 60_000)
+        with (
+            pytest.raises(LockTimeout, match="lease row"),
+            migration_lock(engine, "table", timeout=0.5),
+        ):
+            pass
+    finally:
+        engine.dispose()

@@ -59,8 +59,9 @@ def seed(
         output.result(f"Nothing to seed: {path} names no tables.")
         return
     heads = tuple(sorted(context.script.get_heads()))
-    with opened_connection(context.settings) as connection, connection.begin():
-        # Read inside the transaction that inserts: no upgrade can slip in between.
+    with opened_connection(context.database) as connection, connection.begin():
+        # One transaction: every row or none. (A concurrent upgrade is not excluded: seed
+        # after the deploy's migrations, not during them.)
         refuse_unless_at_head(database_heads(connection), heads)
         counts = insert_fixtures(connection, fixtures)
     described = ", ".join(f"{table} ({count})" for table, count in counts.items())
