@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 from migrations_cli import output
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
-from migrations_cli.errors import MigrationsError, PluginError, describe
+from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.locking import LOCK_TABLE, LockCheck, migration_lock
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import (
     RUN_KEY,
     Failure,
     MigrationRun,
-    describe_revisions,
+    call_after_migrate,
     failed_statement,
     failing_frame,
 )
@@ -171,20 +171,7 @@ def _run_online(
             unrecorded = run.settle(_heads_after_failure(migration_context, run))
             failed = _failure(context, migration_context, error, unrecorded)
             raise MigrationsError(run.failure(failed)) from error
-    try:
-        call_hook(
-            hook.after_migrate,
-            config=config,
-            direction=run.direction,
-            previous=run.previous,
-            current=run.current,
-            revisions=tuple(run.revisions),
-        )
-    except PluginError as error:
-        raise PluginError(
-            f"{error} (the {run.direction} itself completed: the database is at "
-            f"{describe_revisions(run.current)})"
-        ) from error
+    call_after_migrate(hook, config, run)
 
 
 def _at_target_before_locking(

@@ -21,6 +21,8 @@ from migrations_cli import output
 from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
 
 if TYPE_CHECKING:
+    import pluggy
+    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     from migrations_cli.context import MigrationsContext
@@ -256,21 +258,28 @@ def _run_with_own_environment(
     finally:
         engine.dispose()
     run.revisions = _revisions_between(context.script, run)
+    call_after_migrate(hook, config, run)
+    return run
+
+
+def call_after_migrate(hook: pluggy.HookRelay, config: Config, run: MigrationRun) -> None:
+    """The after_migrate hooks; a failure there says the migrations themselves completed."""
+    from migrations_cli.plugin_manager import call_hook
+
     try:
         call_hook(
             hook.after_migrate,
             config=config,
-            direction=direction,
+            direction=run.direction,
             previous=run.previous,
             current=run.current,
             revisions=tuple(run.revisions),
         )
     except PluginError as error:
         raise PluginError(
-            f"{error} (the {direction} itself completed: the database is at "
+            f"{error} (the {run.direction} itself completed: the database is at "
             f"{describe_revisions(run.current)})"
         ) from error
-    return run
 
 
 def _read_heads(database: Settings) -> tuple[str, ...]:

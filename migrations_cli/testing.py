@@ -163,7 +163,7 @@ def migrations_project(
     saved_path = list(sys.path)
     yield project
     sys.path[:] = saved_path
-    _forget_modules_under(root)
+    forget_modules_under(root)
 
 
 @pytest.fixture
@@ -194,7 +194,7 @@ def run_migrate(
             try:
                 exit_code = main(list(args))
             finally:
-                _forget_modules_under(migrations_project.root)
+                forget_modules_under(migrations_project.root)
             captured = capsys.readouterr()
         return MigrateResult(exit_code, captured.out, captured.err)
 
@@ -219,9 +219,12 @@ def _configured_plugins(project: MigrationsProject) -> list[str]:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
-def _forget_modules_under(root: Path) -> None:
-    resolved = root.resolve()
+def forget_modules_under(root: Path) -> None:
+    """Forget the modules imported from `root` (models, local plugins), so the next run
+    imports them afresh, as a new process would. String prefixes, not Path.resolve() per
+    module: this runs after every in-process command, over every module loaded."""
+    prefixes = tuple({f"{root}{os.sep}", f"{root.resolve()}{os.sep}"})
     for name, module in list(sys.modules.items()):
         location = getattr(module, "__file__", None)
-        if location and Path(location).resolve().is_relative_to(resolved):
+        if isinstance(location, str) and location.startswith(prefixes):
             del sys.modules[name]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from migrations_cli.cli import main
+from migrations_cli.testing import SETTING_NAMES, forget_modules_under
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIGRATE_SCRIPT = Path(sys.executable).with_name("migrate")
@@ -28,19 +29,6 @@ SERVER_URL_VARIABLES = {
 }
 REQUIRE_SERVERS_VARIABLE = "MIGRATIONS_TEST_REQUIRE_SERVERS"
 
-# Settings a developer's shell may export; no test may depend on them.
-SETTING_NAMES = (
-    "DATABASE_URL",
-    "MIGRATIONS_DIR",
-    "MIGRATIONS_METADATA",
-    "MIGRATIONS_PLUGINS",
-    "MIGRATIONS_PLUGINS_DIR",
-    "MIGRATIONS_DISABLE_PLUGINS",
-    "MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD",
-    "MIGRATIONS_LOCK",
-    "MIGRATIONS_LOCK_TIMEOUT",
-    "MIGRATIONS_ENV",
-)
 
 MODELS_V1 = """
 from sqlalchemy import Column, Integer, MetaData, String, Table
@@ -119,7 +107,7 @@ def _forget_project_imports(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     saved_path = list(sys.path)
     yield
     sys.path[:] = saved_path
-    _forget_modules_under(tmp_path_factory.getbasetemp())
+    forget_modules_under(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
@@ -152,7 +140,7 @@ def migrate(
         try:
             exit_code = main(list(args))
         finally:
-            _forget_modules_under(project.root)
+            forget_modules_under(project.root)
         captured = capsys.readouterr()
         return Result(exit_code, captured.out, captured.err)
 
@@ -179,16 +167,6 @@ def run_process(
         command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
     )
     return Result(completed.returncode, completed.stdout, completed.stderr)
-
-
-def _forget_modules_under(root: Path) -> None:
-    # String prefixes, not Path.resolve() per module: this runs after every in-process
-    # command, over every module loaded.
-    prefixes = tuple({f"{root}{os.sep}", f"{root.resolve()}{os.sep}"})
-    for name, module in list(sys.modules.items()):
-        location = getattr(module, "__file__", None)
-        if isinstance(location, str) and location.startswith(prefixes):
-            del sys.modules[name]
 
 
 def table_names(database_url: str) -> set[str]:
