@@ -65,8 +65,9 @@ class MigrationsContext:
 
 def get_context(ctx: typer.Context, *, read_only: bool = False) -> MigrationsContext:
     """The context main() handed to Click; a command calls this first. `read_only`: the
-    command only reads the history (never runs env.py or a migration), so `script` may be
-    built from the revision cache."""
+    command's own uses of `script` only read the history (revision ids, parents, messages;
+    env.py and migrations run through `alembic.command`, which loads the files itself), so
+    `script` may be built from the revision cache."""
     found = ctx.find_object(MigrationsContext)
     if found is None:
         raise RuntimeError("migrations_cli commands must run through migrations_cli.cli.main")

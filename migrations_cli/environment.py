@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from migrations_cli import output
+from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, describe
@@ -48,7 +49,7 @@ _COMMANDS_WITHOUT_MODELS = frozenset(
     {"upgrade", "downgrade", "stamp", "current", "merge", "ensure_version"}
 )
 # Tables migrations-cli keeps beside the version table.
-TOOL_TABLES = frozenset({LOCK_TABLE})
+TOOL_TABLES = frozenset({LOCK_TABLE, CHECKSUM_TABLE})
 # How a failure names the database (MariaDB is told apart from MySQL by its dialect).
 _DATABASE_NAMES = {
     "postgresql": "PostgreSQL",
@@ -133,12 +134,13 @@ def _run_online(
     lock: Callable[[], AbstractContextManager[LockCheck]] | None,
 ) -> None:
     run: MigrationRun | None = config.attributes.get(RUN_KEY)
+    checksums = ChecksumRecorder(context.script)
     # configure() comes first: Alembic judges whether the caller owns a transaction when it
     # is configured; reading the version table afterwards is safe.
     context.configure(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
-        on_version_apply=_recorder(run) if run else None,
+        on_version_apply=_recorder(run, checksums) if run else None,
         **options,
     )
     if run is None:  # autogenerate, or a tool driving Alembic's API: no lifecycle hooks
@@ -151,6 +153,8 @@ def _run_online(
         run.check_lock = still_locked
         # Read under the lock: a process that waited sees what the one before it applied.
         run.previous = run.current = _database_heads(migration_context)
+        if run.direction == "upgrade":  # (before the first revision's transaction begins)
+            checksums.prepare(connection, _applied(context, run.previous), commit=bool(lock))
         call_hook(
             hook.before_migrate,
             config=config,
@@ -279,11 +283,24 @@ def _cancel_statements_of_a_killed_process(connection: Connection) -> None:
         connection.rollback()
 
 
-def _recorder(run: MigrationRun) -> Callable[..., None]:
+def _applied(context: EnvironmentContext, heads: tuple[str, ...]) -> frozenset[str]:
+    """The revisions a database at `heads` has had (none known when a file is missing)."""
+    from migrations_cli.database_state import database_state
+
+    try:
+        return database_state(context.script, heads).applied
+    except Exception:
+        return frozenset()
+
+
+def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
     def on_version_apply(
         ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
     ) -> None:
         run.check_lock()  # (this revision's transaction is still open: it rolls back)
+        if not step.is_stamp and step.up_revision_id and ctx.connection is not None:
+            # In the revision's transaction: the row commits or rolls back with its version.
+            checksums.applied(ctx.connection, step.up_revision_id, step.is_upgrade)
         run.record(
             step.up_revision_id or "",
             getattr(step.up_revision, "doc", None),

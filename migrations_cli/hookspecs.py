@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrationScript
     from alembic.runtime.migration import MigrationContext
 
+    from migrations_cli.lint_rules import Rule
     from migrations_cli.settings import Settings
 
 PROJECT_NAME = "migrations_cli"
@@ -100,6 +101,20 @@ def after_revision_written(config: Config, path: Path, revision: str, message: s
     """Runs after ``migrate create`` or ``migrate merge`` has written a revision file at
     ``path``, once per file, after Alembic's own ``post_write_hooks``; ``message`` is the
     message given to the command. An exception here is reported after the file's path."""
+
+
+@hookspec
+def lint_rules() -> list[Rule] | None:
+    """Return rules for ``migrate lint`` to run beside the built-in ones (ML001...).
+
+    A rule is a callable taking a ``migrations_cli.lint_rules.RevisionSource`` (the file's
+    ``path``, ``revision`` id, ``source``, parsed ``tree`` and the ``op`` calls of its
+    ``upgrade`` and ``downgrade``) and yielding ``Finding(rule, severity, line, message)``,
+    severity ``"error"`` (exit 1) or ``"warning"``. Called once per run; the rules then run on
+    every revision linted, and on the file ``migrate create`` writes. A rule id is silenced
+    like a built-in one: a ``# migrate-lint: disable=ID`` comment in the revision, or the
+    setting MIGRATIONS_LINT_DISABLE.
+    """
 
 
 @hookspec

@@ -58,6 +58,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = tuple(
         "doctor",
         "plugins",
         "init",
+        "verify",
+        "lint",
+        "checksums",
     )
 )
 

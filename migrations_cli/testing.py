@@ -49,6 +49,8 @@ SETTING_NAMES = (
     "MIGRATIONS_LOCK",
     "MIGRATIONS_LOCK_TIMEOUT",
     "MIGRATIONS_ENV",
+    "MIGRATIONS_LINT_DISABLE",
+    "MIGRATIONS_VERIFY_URL",
 )
 
 MODELS = '''\
@@ -119,10 +121,12 @@ class MigrationsProject:
         return sorted(self.versions.glob("*.py"))
 
     def tables(self) -> set[str]:
-        """The tables in the SQLite database, but the version table."""
-        return set(self._query("SELECT name FROM sqlite_master WHERE type = 'table'")) - {
-            "alembic_version"
-        }
+        """The application's tables in the SQLite database: not the version table, nor
+        migrations-cli's own (lock, checksums)."""
+        from migrations_cli.environment import TOOL_TABLES
+
+        tables = set(self._query("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        return tables - {"alembic_version", *TOOL_TABLES}
 
     def versions_in_db(self) -> set[str]:
         """The revisions the SQLite database is at (empty at base)."""

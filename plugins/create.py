@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +12,9 @@ from migrations_cli.config import AUTOGENERATE_KEY
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.revisions import alembic_messages_to_stderr, announce_revision, checked_message
+
+if TYPE_CHECKING:
+    from migrations_cli.context import MigrationsContext
 
 REVIEW_REMINDER = (
     "Review it before you apply it: autogenerate cannot see renames (it drops and adds), "
@@ -51,8 +55,27 @@ def create(
         return
     for script in scripts:
         announce_revision(context, script, message)
+        _lint_new_file(context, Path(script.path), script.revision)
     if autogenerate:
         output.info(REVIEW_REMINDER)
+
+
+def _lint_new_file(context: MigrationsContext, path: Path, revision: str) -> None:
+    """Show what `migrate lint` finds in the new file (stderr), while it is fresh enough to
+    fix. Lint is advice here: the file is written, so nothing it finds or fails on can fail
+    `create`."""
+    from migrations_cli.errors import first_line
+    from migrations_cli.lint_rules import lint_files
+
+    try:
+        found = lint_files(context, [(path, revision)])
+    except Exception as error:
+        output.warn(f"lint could not check the new revision: {first_line(str(error))}")
+        return
+    if found:
+        output.warn(f"lint found {len(found)} problem(s) in the new revision:")
+    for reported in found:
+        output.info(f"  {reported.line_text()}")
 
 
 @hookimpl

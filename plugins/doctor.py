@@ -100,6 +100,7 @@ def run_checks(context: MigrationsContext, options: Mapping[str, Any]) -> Iterat
         )
     yield _guarded("db revision", lambda: revision_check(script, database, no_database))
     yield _guarded("pending", lambda: pending_check(script, database, no_database))
+    yield _guarded("checksums", lambda: checksums_check(context, script, database, no_database))
 
 
 def _guarded(name: str, check: Callable[[], Check]) -> Check:
@@ -377,6 +378,35 @@ def pending_check(
         f"{len(pending)} migration(s) not applied: {', '.join(pending)}",
         "apply them with `migrate upgrade`",
     )
+
+
+def checksums_check(
+    context: MigrationsContext,
+    script: ScriptDirectory | None,
+    database: DatabaseReading | None,
+    no_database: str | None,
+) -> Check:
+    """Applied migrations whose files changed since they were applied, or are gone."""
+    from migrations_cli.checksums import COMMENT_ONLY, UNRECORDED, database_report
+
+    name = "checksums"
+    if script is None or database is None:
+        return _skipped(name, no_database or "the migrations did not load")
+    report = database_report(context)
+    warnings = report.warnings()
+    if warnings:
+        return Check(name, "warn", "; ".join(warnings))
+    applied = len(report.revisions)
+    notes = []
+    if report.with_state(COMMENT_ONLY):
+        notes.append(f"{len(report.with_state(COMMENT_ONLY))} with comment/whitespace edits")
+    unrecorded = len(report.with_state(UNRECORDED))
+    if unrecorded:
+        notes.append(f"{unrecorded} without a checksum yet (the next upgrade records them)")
+    extra = f" ({'; '.join(notes)})" if notes else ""
+    if not applied:
+        return Check(name, "ok", "no revision applied yet")
+    return Check(name, "ok", f"{applied} applied migration file(s) unchanged in code{extra}")
 
 
 # models -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import typer
 
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption
+from migrations_cli.checksums import warn_about_checksums
 from migrations_cli.context import get_context
 from migrations_cli.database_state import (
     APPLIED,
@@ -51,6 +52,7 @@ def status(
         _print_report(state, heads, revisions, pending)
     if state.unknown:
         output.warn(unknown_revision_advice(state.unknown))
+    warn_about_checksums(context)
     if check and (pending or state.unknown):
         raise typer.Exit(1)
 

@@ -9,6 +9,7 @@ import typer
 
 from migrations_cli import output
 from migrations_cli.arguments import complete_revision
+from migrations_cli.checksums import warn_about_checksums
 from migrations_cli.context import get_context
 from migrations_cli.dry_run import DryRunOption, report_dry_run
 from migrations_cli.hookspecs import hookimpl
@@ -32,7 +33,9 @@ def upgrade(
 ) -> None:
     """Upgrade the database to REVISION (default: head), or print its SQL with --sql."""
     check_sql_options(revision, sql, output_file, dry_run)
-    context = get_context(ctx)
+    # read_only: this command's own look at the history (checksums, dry run) may come from
+    # the revision cache; the migrations themselves are loaded by Alembic's command.
+    context = get_context(ctx, read_only=True)
     if dry_run:
         report_dry_run(context, "upgrade", revision)
         return
@@ -44,6 +47,7 @@ def upgrade(
                 "give FROM:TO (e.g. abc123:head) to start elsewhere."
             )
         return
+    warn_about_checksums(context)  # (a warning only: the upgrade goes ahead)
     run = run_migration(context, "upgrade", revision)
     output.result(run.summary())
 

@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 
 from migrations_cli.cli import main
+from migrations_cli.environment import TOOL_TABLES
 from migrations_cli.testing import SETTING_NAMES, forget_modules_under
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The version table and migrations-cli's own (lock, checksums): not the application's.
+NOT_THE_APPS_TABLES = {"alembic_version", *TOOL_TABLES}
 MIGRATE_SCRIPT = Path(sys.executable).with_name("migrate")
 
 # Server URLs (any database on the server; each test gets a fresh one beside it).
@@ -86,7 +89,7 @@ class Project:
     def tables(self) -> set[str]:
         with closing(sqlite3.connect(self.db_path)) as connection:
             rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            return {name for (name,) in rows} - {"alembic_version"}
+            return {name for (name,) in rows} - NOT_THE_APPS_TABLES
 
     def versions_in_db(self) -> set[str]:
         if not self.db_path.exists():
@@ -175,7 +178,7 @@ def table_names(database_url: str) -> set[str]:
 
     engine = create_engine(database_url)
     try:
-        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+        return set(inspect(engine).get_table_names()) - NOT_THE_APPS_TABLES
     finally:
         engine.dispose()
 

@@ -53,6 +53,7 @@ DOCTOR_NAMES = [
     "heads",
     "db revision",
     "pending",
+    "checksums",
 ]
 
 
@@ -412,6 +413,7 @@ def test_doctor_all_ok_prints_one_line_per_check(project, migrate, database_url)
         f"ok    heads          one head: {USERS} (Add users table)",
         f"ok    db revision    the database is at {USERS} (Add users table)",
         f"ok    pending        none: the database is at head ({USERS})",
+        "ok    checksums      1 applied migration file(s) unchanged in code",
     ]
     assert "\x1b[" not in result.stdout  # no colour when stdout is not a terminal
 
@@ -527,6 +529,7 @@ def test_doctor_reports_a_broken_revision_chain_and_keeps_going(project, migrate
         "heads": "skip",
         "db revision": "skip",
         "pending": "skip",
+        "checksums": "skip",
     }
     assert checks["heads"]["message"] == "skipped: the migrations did not load"
 
@@ -551,9 +554,10 @@ def test_doctor_never_prints_the_password_and_skips_what_needs_the_database(
     assert lines[2].startswith(
         "fail  database       cannot connect to postgresql+psycopg://app:***@127.0.0.1:1/app: "
     )
-    assert lines[-2:] == [
+    assert lines[-3:] == [
         "skip  db revision    skipped: the database could not be read",
         "skip  pending        skipped: the database could not be read",
+        "skip  checksums      skipped: the database could not be read",
     ]
     checks = {check["name"]: check for check in json.loads(as_json.stdout)["checks"]}
     assert checks["database"]["advice"].startswith("check that the server is running")
@@ -671,5 +675,5 @@ def test_doctor_through_the_console_script(project, migrate, migrate_console):
     result = migrate_console("doctor", env={"NO_COLOR": "1"})
 
     assert result.exit_code == 0, result.output
-    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ok"] * 8
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["ok"] * 9
     assert result.stderr == ""

@@ -121,10 +121,17 @@ SWEEP: tuple[tuple[str, ...], ...] = (
     ("merge", "-m", "join"),
     ("init",),
     ("init", "--json"),
+    ("lint",),
+    ("lint", "--json"),
+    ("checksums",),
+    ("checksums", "--json"),
+    ("checksums", "--repair"),
+    ("verify",),
+    ("verify", "--json"),
 )
 SWEPT_COMMANDS = {
     "upgrade", "downgrade", "create", "merge", "heads", "status", "current", "history", "show",
-    "branches", "stamp", "check", "doctor", "plugins", "init",
+    "branches", "stamp", "check", "doctor", "plugins", "init", "verify", "lint", "checksums",
 }  # fmt: skip
 
 

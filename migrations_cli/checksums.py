@@ -1,0 +1,409 @@
+"""Checksums of applied migrations: has a migration file changed since it was applied?
+
+When a revision is applied, two SHA-256 sums of its file go into CHECKSUM_TABLE, beside the
+version table and in the same transaction as its version row: one of the raw bytes, and one
+of its code (its Python tokens without comments, blank lines and indentation widths). A
+later file whose text sum differs but whose code sum matches had whitespace or comments
+edited; one whose code sum differs was edited after it ran, and the database may not hold
+what the file now says (Flyway's validate, for Alembic). `migrate checksums --repair`
+records the files as they are once a human has reviewed them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrations_cli import output
+from migrations_cli.errors import describe
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection
+
+    from migrations_cli.context import MigrationsContext
+
+CHECKSUM_TABLE = "migrations_cli_checksums"
+OK, EDITED, COMMENT_ONLY, MISSING_FILE, UNRECORDED = (
+    "ok",
+    "edited",
+    "comment-only",
+    "missing-file",
+    "unrecorded",
+)
+# States that mean the database may not match the files: warned about, and `checksums` exits 1.
+PROBLEMS = frozenset({EDITED, MISSING_FILE})
+REPAIR_ADVICE = "review them, then record the files as they are with `migrate checksums --repair`"
+# Token types that carry no code: comments, and line breaks inside brackets or blank lines.
+_SKIPPED_TOKENS = frozenset({"COMMENT", "NL", "ENCODING", "ENDMARKER"})
+# Token types whose text is layout only: the marker is kept, the width or line ending is not.
+_LAYOUT_TOKENS = frozenset({"INDENT", "DEDENT", "NEWLINE"})
+# f-strings (Python 3.12+) and t-strings (3.14+) arrive as several tokens: kept as their
+# source text, so a sum taken under one Python matches the same file's under another.
+_STRING_STARTS = frozenset({"FSTRING_START", "TSTRING_START"})
+_STRING_ENDS = frozenset({"FSTRING_END", "TSTRING_END"})
+
+
+@dataclass(frozen=True)
+class FileChecksums:
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    code: str
+    text: str
+    applied_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RevisionChecksum:
+    """One applied (or recorded) revision against its file."""
+
+    revision: str
+    state: str
+    path: str | None
+    message: str | None
+
+
+def checksum_table() -> Table:
+    from sqlalchemy import CHAR, Column, DateTime, MetaData, String, Table
+
+    return Table(
+        CHECKSUM_TABLE,
+        MetaData(),
+        # As long as any revision id: a project may widen alembic_version.version_num.
+        Column("revision", String(255), primary_key=True),
+        Column("code_sha256", CHAR(64), nullable=False),
+        Column("text_sha256", CHAR(64), nullable=False),
+        Column("applied_at", DateTime(), nullable=True),
+    )
+
+
+# sums ---------------------------------------------------------------------------------------
+
+
+def file_checksums(path: Path) -> FileChecksums:
+    """The sums of a revision file; a file that does not tokenize (not Python source, say)
+    has its text sum as its code sum."""
+    data = path.read_bytes()
+    text = hashlib.sha256(data).hexdigest()
+    try:
+        code = _code_checksum(data)
+    except (SyntaxError, ValueError, UnicodeDecodeError, IndentationError):
+        code = text
+    except Exception as error:  # tokenize.TokenError lives in tokenize: imported lazily
+        if type(error).__name__ != "TokenError":
+            raise
+        code = text
+    return FileChecksums(code=code, text=text)
+
+
+def _code_checksum(data: bytes) -> str:
+    import tokenize
+
+    lines = data.decode(tokenize.detect_encoding(io.BytesIO(data).readline)[0]).splitlines(True)
+    digest = hashlib.sha256()
+    depth = 0
+    start: tuple[int, int] = (0, 0)
+    for token in tokenize.tokenize(io.BytesIO(data).readline):
+        kind = tokenize.tok_name[token.type]
+        if kind in _STRING_STARTS:
+            depth += 1
+            if depth == 1:
+                start = token.start
+            continue
+        if depth:
+            if kind in _STRING_ENDS:
+                depth -= 1
+                if not depth:
+                    digest.update(_source_between(lines, start, token.end).encode() + b"\0")
+            continue
+        if kind in _SKIPPED_TOKENS:
+            continue
+        part = f"<{kind}>" if kind in _LAYOUT_TOKENS else token.string
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _source_between(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
+    (first_row, first_col), (last_row, last_col) = start, end
+    if first_row == last_row:
+        return lines[first_row - 1][first_col:last_col]
+    middle = lines[first_row : last_row - 1]
+    return "".join([lines[first_row - 1][first_col:], *middle, lines[last_row - 1][:last_col]])
+
+
+def state_of(current: FileChecksums, recorded: Recorded) -> str:
+    if current.text == recorded.text:
+        return OK
+    return COMMENT_ONLY if current.code == recorded.code else EDITED
+
+
+# the table ----------------------------------------------------------------------------------
+
+
+def has_checksum_table(connection: Connection) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(connection).has_table(CHECKSUM_TABLE)
+
+
+def read_recorded(connection: Connection) -> dict[str, Recorded] | None:
+    """The recorded sums by revision; None when the table does not exist (a database
+    never upgraded since checksums were kept)."""
+    from sqlalchemy import select
+
+    if not has_checksum_table(connection):
+        return None
+    table = checksum_table()
+    rows = connection.execute(
+        select(table.c.revision, table.c.code_sha256, table.c.text_sha256, table.c.applied_at)
+    )
+    return {
+        revision: Recorded(code.strip(), text.strip(), applied_at)
+        for revision, code, text, applied_at in rows
+    }
+
+
+def create_checksum_table(connection: Connection) -> None:
+    """Create the table when missing (on the connection's transaction)."""
+    checksum_table().create(connection, checkfirst=True)
+
+
+def record(connection: Connection, script: ScriptDirectory, revisions: Iterable[str]) -> list[str]:
+    """Record the current files of `revisions` (replacing their rows); returns those
+    recorded (a revision without a file has nothing to record)."""
+    from sqlalchemy import delete, insert
+
+    table = checksum_table()
+    rows: list[dict[str, Any]] = []
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    for revision in revisions:
+        path = revision_path(script, revision)
+        if path is None:
+            continue
+        sums = file_checksums(path)
+        rows.append(
+            {
+                "revision": revision,
+                "code_sha256": sums.code,
+                "text_sha256": sums.text,
+                "applied_at": now,
+            }
+        )
+    if rows:
+        ids = [row["revision"] for row in rows]
+        connection.execute(delete(table).where(table.c.revision.in_(ids)))
+        connection.execute(insert(table), rows)
+    return [row["revision"] for row in rows]
+
+
+def forget(connection: Connection, revisions: Iterable[str]) -> None:
+    from sqlalchemy import delete
+
+    ids = list(revisions)
+    if ids:
+        table = checksum_table()
+        connection.execute(delete(table).where(table.c.revision.in_(ids)))
+
+
+def revision_path(script: ScriptDirectory, revision: str) -> Path | None:
+    """The file that defines `revision`, or None when no file does (any more)."""
+    try:
+        found = script.get_revision(revision)
+    except Exception:
+        return None
+    if found is None or not found.path:
+        return None
+    path = Path(found.path)
+    return path if path.exists() else None
+
+
+# while migrating ----------------------------------------------------------------------------
+
+
+class ChecksumRecorder:
+    """What the environment module does with checksums during an upgrade or downgrade:
+    prepare the table (and record revisions applied before checksums were kept), then
+    record or forget each revision inside its own transaction. Never fails a migration:
+    a table that cannot be created or written is a warning, and recording stops."""
+
+    def __init__(self, script: ScriptDirectory) -> None:
+        self._script = script
+        self._ready: bool | None = None
+
+    def prepare(self, connection: Connection, applied: Iterable[str], commit: bool) -> None:
+        """Before an upgrade runs: create the table and record the revisions already
+        applied that have no row. Commits when `commit` (the connection is the run's own);
+        a caller's connection commits with the caller's transaction."""
+        try:
+            if commit:
+                done = self._prepare(connection, applied)
+                connection.commit()
+            else:
+                with connection.begin_nested():  # a failure leaves the caller's work alone
+                    done = self._prepare(connection, applied)
+        except Exception as error:
+            if commit:
+                connection.rollback()
+            self._give_up(error)
+            return
+        self._ready = True
+        if done:
+            count = len(done)
+            output.info(
+                f"recorded checksums of {count} revision{'s' if count != 1 else ''} applied "
+                f"before checksums existed: {', '.join(done)}"
+            )
+
+    def _prepare(self, connection: Connection, applied: Iterable[str]) -> list[str]:
+        create_checksum_table(connection)
+        recorded = read_recorded(connection) or {}
+        return record(connection, self._script, sorted(set(applied) - set(recorded)))
+
+    def applied(self, connection: Connection, revision: str, upgrade: bool) -> None:
+        """A revision was applied (or reverted): record (or forget) its file, in the
+        revision's transaction, so the row commits or rolls back with its version row."""
+        if self._ready is None:
+            self._ready = self._table_exists(connection)
+        if not self._ready:
+            return
+        try:
+            with connection.begin_nested():  # a failed write must not abort the migration
+                if upgrade:
+                    record(connection, self._script, [revision])
+                else:
+                    forget(connection, [revision])
+        except Exception as error:
+            self._give_up(error)
+
+    def _table_exists(self, connection: Connection) -> bool:
+        try:
+            with connection.begin_nested():
+                return has_checksum_table(connection)
+        except Exception:
+            return False
+
+    def _give_up(self, error: Exception) -> None:
+        self._ready = False
+        output.warn(
+            f"cannot record migration checksums in {CHECKSUM_TABLE} ({describe(error)}); "
+            "the migrations themselves are unaffected"
+        )
+
+
+# reading them back ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChecksumReport:
+    """Applied revisions against their recorded sums. `recorded` is False when the
+    database has no checksum table yet."""
+
+    revisions: tuple[RevisionChecksum, ...]
+    recorded: bool
+
+    def with_state(self, *states: str) -> list[RevisionChecksum]:
+        return [found for found in self.revisions if found.state in states]
+
+    @property
+    def has_problems(self) -> bool:
+        return bool(self.with_state(*PROBLEMS))
+
+    def warnings(self) -> list[str]:
+        """One line per kind of problem, for status, doctor and upgrade."""
+        lines = []
+        edited = self.with_state(EDITED)
+        if edited:
+            lines.append(
+                f"applied migration{'s' if len(edited) != 1 else ''} edited since "
+                f"{'they were' if len(edited) != 1 else 'it was'} applied: "
+                f"{_listed(edited)} (the database may not match the file); {REPAIR_ADVICE}"
+            )
+        missing = self.with_state(MISSING_FILE)
+        if missing:
+            lines.append(
+                f"applied revision{'s' if len(missing) != 1 else ''} without a migration file "
+                f"any more: {', '.join(found.revision for found in missing)}; restore the "
+                f"file{'s' if len(missing) != 1 else ''}, or forget "
+                f"{'them' if len(missing) != 1 else 'it'} with `migrate checksums --repair`"
+            )
+        return lines
+
+    def notes(self) -> list[str]:
+        """Lines for changes that are not problems: comments or whitespace edited."""
+        light = self.with_state(COMMENT_ONLY)
+        if not light:
+            return []
+        return [
+            f"only comments or whitespace changed since applied: {_listed(light)} "
+            "(`migrate checksums --repair` records the files as they are)"
+        ]
+
+
+def _listed(found: list[RevisionChecksum]) -> str:
+    return ", ".join(
+        f"{each.revision} ({Path(each.path).name})" if each.path else each.revision
+        for each in found
+    )
+
+
+def compare(
+    script: ScriptDirectory,
+    applied: frozenset[str],
+    heads: tuple[str, ...],
+    recorded: dict[str, Recorded] | None,
+) -> ChecksumReport:
+    """Each applied revision (and each recorded one whose file is gone) against its row."""
+    rows = recorded or {}
+    found: list[RevisionChecksum] = []
+    defined = {each.revision: each for each in script.walk_revisions()}
+    for revision in [each for each in defined if each in applied][::-1]:  # oldest first
+        path = revision_path(script, revision)
+        message = defined[revision].doc
+        if path is None:
+            found.append(RevisionChecksum(revision, MISSING_FILE, None, message))
+            continue
+        state = state_of(file_checksums(path), rows[revision]) if revision in rows else UNRECORDED
+        found.append(RevisionChecksum(revision, state, str(path), message))
+    gone = sorted((set(rows) | set(heads)) - set(defined))
+    found.extend(RevisionChecksum(revision, MISSING_FILE, None, None) for revision in gone)
+    return ChecksumReport(tuple(found), recorded is not None)
+
+
+def read_report(connection: Connection, script: ScriptDirectory) -> ChecksumReport:
+    """The report for the database on `connection`."""
+    from migrations_cli.database import database_heads
+    from migrations_cli.database_state import database_state
+
+    heads = database_heads(connection)
+    state = database_state(script, heads)
+    return compare(script, state.applied, heads, read_recorded(connection))
+
+
+def database_report(context: MigrationsContext) -> ChecksumReport:
+    """The report, on a connection of its own."""
+    from migrations_cli.database import opened_connection
+
+    with opened_connection(context.database) as connection:
+        return read_report(connection, context.script)
+
+
+def warn_about_checksums(context: MigrationsContext) -> None:
+    """Warn (never fail) about applied migrations edited or gone; for status and upgrade."""
+    try:
+        report = database_report(context)
+    except Exception:
+        return  # the command itself reports an unreachable database
+    for line in report.warnings():
+        output.warn(line)
+    for line in report.notes():
+        output.info(line)

@@ -1,0 +1,451 @@
+"""`migrate verify`: prove on a scratch database that every migration can be undone.
+
+For CI on a pull request: a "stairway" upgrades each revision, downgrades it and upgrades it
+again, comparing the reflected schema before and after, so a downgrade that forgets an
+index fails here rather than in production. At head the models are compared with the
+schema (as `check` does) and the history must have one head. The project's own database
+(DATABASE_URL) is never connected to.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.arguments import JsonOption, complete_revision
+from migrations_cli.context import get_context
+from migrations_cli.errors import MigrationsError, SettingsError
+from migrations_cli.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import Script, ScriptDirectory
+    from sqlalchemy.engine import Connection
+
+    from migrations_cli.context import MigrationsContext
+    from migrations_cli.settings import Settings
+
+VERIFY_URL_SETTING = "MIGRATIONS_VERIFY_URL"
+# Tables Alembic and migrations-cli keep for themselves: not part of a migration's schema.
+BOOKKEEPING_TABLES = frozenset({"alembic_version", "migrations_cli_lock"})
+
+# One part of a reflected schema: ("index", "users.ix_users_email") -> its definition.
+SchemaItem = tuple[str, str]
+Snapshot = dict[SchemaItem, Any]
+
+
+@dataclass
+class Step:
+    """One revision's stairway: up, down, up again."""
+
+    revision: str
+    message: str
+    ok: bool = True
+    seconds: float = 0.0
+    problem: str = ""
+
+
+@dataclass
+class Report:
+    steps: list[Step] = field(default_factory=list)
+    heads: list[str] = field(default_factory=list)
+    models: str = "skipped"  # "ok", "failed" or "skipped"
+    model_differences: list[str] = field(default_factory=list)
+    model_note: str = ""
+    failures: list[str] = field(default_factory=list)
+
+
+ScratchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scratch-url",
+        help=f"An empty scratch database to verify on (default: {VERIFY_URL_SETTING}, else "
+        "a temporary SQLite file). Never DATABASE_URL.",
+        show_default=False,
+    ),
+]
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Upgrade straight to REV, then step only through the revisions after it "
+        "(what a pull request added).",
+        autocompletion=complete_revision,
+        show_default=False,
+    ),
+]
+
+
+def verify(
+    ctx: typer.Context,
+    scratch_url: ScratchOption = None,
+    from_revision: FromOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Upgrade, downgrade and upgrade each revision on a scratch database, compare the
+    models at head and check for one head; exit 1 on any failure."""
+    context = get_context(ctx)
+    configured = scratch_url or configured_scratch_url(context.settings)
+    with scratch_database(context.settings, configured) as scratch:
+        report = run_verify(context, scratch, from_revision, print_lines=not json_output)
+    if json_output:
+        output.json_result(
+            {
+                "ok": not report.failures,
+                "revisions": [vars(step) for step in report.steps],
+                "heads": report.heads,
+                "models": report.models,
+                "models_skipped_because": report.model_note or None,
+                "model_differences": report.model_differences,
+                "failures": report.failures,
+            }
+        )
+    elif report.failures:
+        output.result(f"verify failed: {'; '.join(report.failures)}")
+    else:
+        count = len(report.steps)
+        output.result(f"verify: {count} revision{'s' if count != 1 else ''} ok")
+    if report.failures:
+        raise typer.Exit(1)
+
+
+def configured_scratch_url(settings: Settings) -> str | None:
+    """MIGRATIONS_VERIFY_URL from the environment or the .env file (Settings has no field
+    for it: only this command reads it)."""
+    from migrations_cli.settings import read_env_file
+
+    found = os.environ.get(VERIFY_URL_SETTING, "").strip()
+    if not found and settings.env_file is not None:
+        found = read_env_file(settings.env_file).get(VERIFY_URL_SETTING, "").strip()
+    return found or None
+
+
+@contextmanager
+def scratch_database(settings: Settings, configured: str | None) -> Iterator[Settings]:
+    """The settings naming the scratch database: the configured one once it is checked to
+    be safe, or a temporary SQLite file deleted afterwards."""
+    if configured is None:
+        with tempfile.TemporaryDirectory(prefix="migrate-verify-") as folder:
+            path = Path(folder) / "scratch.sqlite"
+            yield replace(settings, database_url=f"sqlite:///{path.as_posix()}")
+        return
+    from migrations_cli.settings import _absolute_sqlite_path
+
+    url = _absolute_sqlite_path(configured, settings.project_dir) or configured
+    scratch = replace(settings, database_url=url)
+    if settings.database_url and same_database(url, settings.database_url):
+        raise SettingsError(
+            "the scratch database is the project's database (DATABASE_URL): verify drops "
+            "and recreates everything, so give it an empty database of its own"
+        )
+    refuse_unless_empty(scratch)
+    yield scratch
+
+
+def normalised_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return url
+    # The driver does not change which database it is: postgresql+psycopg == postgresql.
+    parsed = parsed.set(drivername=parsed.get_backend_name())
+    if parsed.host:
+        parsed = parsed.set(host=parsed.host.lower())
+    return parsed.render_as_string(hide_password=False)
+
+
+def same_database(first: str, second: str) -> bool:
+    return normalised_url(first) == normalised_url(second)
+
+
+def refuse_unless_empty(scratch: Settings) -> None:
+    """A scratch database with tables may be someone's data: verify would drop it."""
+    from sqlalchemy import inspect
+
+    from migrations_cli.database import opened_connection
+
+    with opened_connection(scratch) as connection:
+        tables = sorted(inspect(connection).get_table_names())
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise SettingsError(
+            f"the scratch database {scratch.masked_url()} is not empty (tables: {shown}): "
+            "verify needs an empty database it may fill and empty again"
+        )
+
+
+def run_verify(
+    context: MigrationsContext, scratch: Settings, from_revision: str | None, print_lines: bool
+) -> Report:
+    from alembic.script import ScriptDirectory
+
+    from migrations_cli.config import build_alembic_config, migrated_database
+
+    if not context.settings.migrations_dir.is_dir():
+        context.alembic_config  # noqa: B018 - raises the usual "folder does not exist" error
+    config = build_alembic_config(scratch, hook=context.plugin_manager.hook)
+    migrated = migrated_database(config, scratch).require_database_url()
+    if not same_database(migrated, scratch.require_database_url()):
+        raise SettingsError(
+            "a plugin or alembic.ini points the migrations at another database than the "
+            "scratch one: verify stops rather than migrate it"
+        )
+    script = ScriptDirectory.from_config(config)
+    report = Report(heads=sorted(script.get_heads()))
+    say = output.result if print_lines else (lambda text: None)
+    revisions = revisions_to_step(script, from_revision)
+    if from_revision is not None:
+        started = time.perf_counter()
+        migrate(config, "upgrade", from_revision)
+        say(f"setup  upgraded to {from_revision}  {time.perf_counter() - started:.2f}s")
+    for revision in revisions:
+        step = stairway_step(config, scratch, revision)
+        report.steps.append(step)
+        say(step_line(step))
+        if not step.ok:
+            report.failures.append(f"revision {step.revision}: {step.problem}")
+            break
+    stairway_failed = bool(report.failures)
+    check_heads(report, say)
+    if stairway_failed:
+        report.model_note = "the stairway failed"
+        say("models skipped (the stairway failed)")
+    else:
+        compare_models(context, config, report, say)
+    return report
+
+
+def step_line(step: Step) -> str:
+    if step.ok:
+        return f"ok    {step.revision}  {step.seconds:.2f}s  {step.message}".rstrip()
+    return f"FAIL  {step.revision}  {step.seconds:.2f}s  {step.problem}"
+
+
+def revisions_to_step(script: ScriptDirectory, from_revision: str | None) -> list[Script]:
+    """The revisions oldest first (each after the ones it depends on); with --from, only
+    those that are not REV or one of its ancestors."""
+    from alembic.util import CommandError
+
+    ordered = list(script.walk_revisions("base", "heads"))[::-1]
+    if from_revision is None:
+        return ordered
+    try:
+        start = script.get_revision(from_revision)
+    except CommandError as error:
+        raise typer.BadParameter(f"--from {from_revision}: {error}") from None
+    if start is None:
+        return ordered
+    below = {found.revision for found in script.iterate_revisions(start.revision, "base")}
+    return [found for found in ordered if found.revision not in below]
+
+
+def stairway_step(config: Config, scratch: Settings, revision: Script) -> Step:
+    """Up, snapshot, down, compare with before, up again, compare with after the first up."""
+    step = Step(revision.revision, revision.doc or "")
+    started = time.perf_counter()
+    try:
+        step.problem = _stairway(config, scratch, revision)
+    finally:
+        step.seconds = round(time.perf_counter() - started, 3)
+    step.ok = not step.problem
+    return step
+
+
+def _stairway(config: Config, scratch: Settings, revision: Script) -> str:
+    """The problem found, or "" when the revision's downgrade undoes its upgrade."""
+    before = snapshot(scratch)
+    heads_before = database_heads_of(scratch)
+    if problem := migrate(config, "upgrade", revision.revision, "upgrade"):
+        return problem
+    after_up = snapshot(scratch)
+    if problem := migrate(config, "downgrade", downgrade_target(revision), "downgrade"):
+        return problem
+    if (heads := database_heads_of(scratch)) != heads_before:
+        return (
+            f"downgrade left the database at {', '.join(heads) or 'base'}, "
+            f"not {', '.join(heads_before) or 'base'}"
+        )
+    if differences := compare(before, snapshot(scratch)):
+        return f"downgrade {differences}"
+    if problem := migrate(config, "upgrade", revision.revision, "upgrade after downgrade"):
+        return problem
+    if differences := compare(after_up, snapshot(scratch)):
+        return f"upgrade after downgrade {differences}"
+    return ""
+
+
+def downgrade_target(revision: Script) -> str:
+    """Exactly one step below the revision, leaving other branches alone: `REV@-1`. A merge
+    has no single step below (Alembic calls that walk ambiguous): its first parent, which
+    takes back what depends on that parent, the merge itself, as the check of the heads
+    after the downgrade confirms."""
+    down = revision.down_revision
+    if isinstance(down, (tuple, list)) and len(down) > 1:
+        return str(down[0])
+    return f"{revision.revision}@-1"
+
+
+def migrate(config: Config, direction: str, target: str, what: str | None = None) -> str:
+    """Run Alembic's upgrade or downgrade through the project's env.py (batch mode and all).
+    With `what`, a failure is returned as text for the revision's line; without, it is an
+    error (the --from setup)."""
+    from alembic import command
+
+    from migrations_cli.errors import describe
+
+    try:
+        getattr(command, direction)(config, target)
+    except Exception as error:
+        if what is None:
+            raise MigrationsError(f"{direction} to {target} failed: {describe(error)}") from None
+        return f"{what} failed: {describe(error)}"
+    return ""
+
+
+def database_heads_of(scratch: Settings) -> tuple[str, ...]:
+    from migrations_cli.database import database_heads, opened_connection
+
+    with opened_connection(scratch) as connection:
+        return database_heads(connection)
+
+
+def snapshot(scratch: Settings) -> Snapshot:
+    """The schema as reflection sees it, flattened to named items."""
+    from sqlalchemy import inspect
+
+    from migrations_cli.database import opened_connection
+
+    with opened_connection(scratch) as connection:
+        return reflect(connection, inspect(connection))
+
+
+def reflect(connection: Connection, inspector: Any) -> Snapshot:
+    items: Snapshot = {}
+    for table in sorted(set(inspector.get_table_names()) - BOOKKEEPING_TABLES):
+        items[("table", table)] = table
+        for column in inspector.get_columns(table):
+            items[("column", f"{table}.{column['name']}")] = (
+                str(column["type"]),
+                column["nullable"],
+                column.get("default"),
+            )
+        primary = inspector.get_pk_constraint(table)
+        if primary.get("constrained_columns"):
+            items[("primary key", table)] = tuple(primary["constrained_columns"])
+        for index in inspector.get_indexes(table):
+            name = index["name"] or _columns_key(index["column_names"])
+            items[("index", f"{table}.{name}")] = (
+                tuple(str(column) for column in index["column_names"]),
+                bool(index["unique"]),
+            )
+        for unique in inspector.get_unique_constraints(table):
+            name = unique["name"] or _columns_key(unique["column_names"])
+            items[("unique constraint", f"{table}.{name}")] = tuple(unique["column_names"])
+        for foreign in inspector.get_foreign_keys(table):
+            name = foreign["name"] or _columns_key(foreign["constrained_columns"])
+            items[("foreign key", f"{table}.{name}")] = (
+                tuple(foreign["constrained_columns"]),
+                foreign["referred_table"],
+                tuple(foreign["referred_columns"]),
+            )
+    return items
+
+
+def _columns_key(columns: list[Any]) -> str:
+    return f"({', '.join(str(column) for column in columns)})"
+
+
+def compare(expected: Snapshot, found: Snapshot) -> str:
+    """What differs, in words ("left index users.ix_users_email behind"); "" when equal.
+    Parts of a table that is itself added or missing are not listed again."""
+    added_tables = {name for kind, name in found.keys() - expected.keys() if kind == "table"}
+    missing_tables = {name for kind, name in expected.keys() - found.keys() if kind == "table"}
+
+    def inside(name: str, tables: set[str]) -> bool:
+        return name.split(".", 1)[0] in tables
+
+    problems = [
+        f"left {kind} {name} behind"
+        for kind, name in sorted(found.keys() - expected.keys())
+        if kind == "table" or not inside(name, added_tables)
+    ]
+    problems += [
+        f"removed {kind} {name}"
+        for kind, name in sorted(expected.keys() - found.keys())
+        if kind == "table" or not inside(name, missing_tables)
+    ]
+    problems += [
+        f"changed {kind} {name}"
+        for kind, name in sorted(expected.keys() & found.keys())
+        if expected[(kind, name)] != found[(kind, name)]
+    ]
+    return ", ".join(problems)
+
+
+def check_heads(report: Report, say: Any) -> None:
+    if len(report.heads) == 1:
+        say("heads  ok (one head)")
+        return
+    if not report.heads:
+        say("heads  ok (no revisions)")
+        return
+    problem = f"{len(report.heads)} heads ({', '.join(report.heads)}): merge them"
+    say(f"heads  FAIL {problem}")
+    report.failures.append(problem)
+
+
+def compare_models(context: MigrationsContext, config: Config, report: Report, say: Any) -> None:
+    """The models against the scratch database at head, as `migrate check` compares them.
+    After the stairway the database is at head already (upgrading to heads is a no-op);
+    with --from and nothing after REV, this upgrade gets it there."""
+    from migrations_cli.config import migrated_database
+    from migrations_cli.database import opened_connection
+    from migrations_cli.metadata import load_metadata
+    from migrations_cli.model_diff import model_differences
+
+    if context.settings.metadata is None:
+        report.model_note = "MIGRATIONS_METADATA not set"
+        say("models skipped: MIGRATIONS_METADATA not set")
+        return
+    if len(report.heads) > 1:
+        report.model_note = "more than one head"
+        say("models skipped (more than one head)")
+        return
+    from migrations_cli.settings import make_project_importable
+
+    make_project_importable(context.settings)
+    metadata = load_metadata(context.settings.metadata)
+    migrate(config, "upgrade", "heads")
+    scratch = migrated_database(config, context.settings)
+    with opened_connection(scratch) as connection:
+        differences = model_differences(connection, metadata, context.plugin_manager.hook)
+    report.model_differences = [found.description for found in differences]
+    if differences:
+        report.models = "failed"
+        count = len(differences)
+        say(f"models FAIL {count} difference{'s' if count != 1 else ''} at head:")
+        for found in differences:
+            say(f"  {found.description}")
+        report.failures.append(
+            "the models differ from the migrations at head (write a migration with "
+            "`migrate create MESSAGE`)"
+        )
+    else:
+        report.models = "ok"
+        say("models ok (match the schema at head)")
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Checks")(verify)
