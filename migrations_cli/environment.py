@@ -153,7 +153,9 @@ def _run_online(
         run.check_lock = still_locked
         # Read under the lock: a process that waited sees what the one before it applied.
         run.previous = run.current = _database_heads(migration_context)
-        if run.direction == "upgrade":  # (before the first revision's transaction begins)
+        # (before the first revision's transaction begins; also at the target, so that a
+        # database migrated before checksums existed gets them on its next upgrade)
+        if run.direction == "upgrade":
             checksums.prepare(connection, _applied(context, run.previous), commit=bool(lock))
         call_hook(
             hook.before_migrate,

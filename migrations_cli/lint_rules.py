@@ -112,7 +112,8 @@ def read_revision(
     path: Path, *, revision: str | None = None, dialect: str | None = None
 ) -> RevisionSource:
     """Parse a revision file; a file that is not valid Python raises SyntaxError."""
-    source = path.read_text(encoding="utf-8")
+    with tokenize.open(path) as stream:  # honours a `# -*- coding: ... -*-` declaration
+        source = stream.read()
     tree = ast.parse(source, filename=str(path))
     upgrade, upgrade_empty = _function_calls(tree, "upgrade")
     downgrade, downgrade_empty = _function_calls(tree, "downgrade")
@@ -627,7 +628,8 @@ def _parsed(path: Path, revision: str | None, dialect: str | None) -> RevisionSo
     try:
         return read_revision(path, revision=revision, dialect=dialect)
     except SyntaxError as error:
-        raise MigrationsError(f"{path}: line {error.lineno}: {error.msg}") from None
+        where = f"line {error.lineno}: " if error.lineno else ""
+        raise MigrationsError(f"{path}: {where}{error.msg}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise MigrationsError(f"{path}: cannot read ({error})") from None
 
