@@ -51,3 +51,4 @@ test: install lint
 # MIGRATIONS_TEST_*_URL are set (as for the tests).
 bench: install
 	$(BIN)/python bench/concurrent_upgrades.py
+	$(BIN)/python bench/revision_graph.py

@@ -5,8 +5,9 @@ race for the same database. The migration lock has to make that safe: every proc
 each migration runs exactly once and the database ends at head. This measures it, beside plain
 `alembic upgrade head`, which has no lock of its own.
 
-Plain `alembic` runs the project's env.py, which is ours and would take the lock for it too:
-its runs get MIGRATIONS_LOCK=none, so they show how Alembic behaves without a lock.
+Plain `alembic` runs the project's env.py, which is ours; it takes the lock only under
+`migrate`, so the alembic runs show how Alembic behaves without a lock (they are also given
+MIGRATIONS_LOCK=none, to say so).
 
 Each revision creates a table, records itself in a ledger table (in its own transaction, so
 the ledger counts the applications that committed) and sleeps 50 ms to widen the race window.

@@ -11,6 +11,7 @@ records the files as they are once a human has reviewed them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import Iterable
@@ -73,7 +74,9 @@ class RevisionChecksum:
     message: str | None
 
 
+@functools.cache
 def checksum_table() -> Table:
+    """Built once per process: recording runs once per revision applied."""
     from sqlalchemy import CHAR, Column, DateTime, MetaData, String, Table
 
     return Table(
