@@ -60,11 +60,19 @@ def labelled(script: Script, *, branches: bool = True) -> str:
     return text + "".join(f" ({marker})" for marker in _markers(script))
 
 
+def is_effective_head(script: Script) -> bool:
+    """A head that only other revisions' depends_on name: `alembic heads` lists it marked
+    "(effective head)" (Alembic's own test, `_is_real_head`, has no public name)."""
+    return script.is_head and not getattr(script, "_is_real_head", True)
+
+
 def _markers(script: Script) -> list[str]:
+    effective = is_effective_head(script)
     return [
         name
         for name, present in (
-            ("head", script.is_head),
+            ("head", script.is_head and not effective),
+            ("effective head", effective),
             ("branchpoint", script.is_branch_point),
             ("mergepoint", script.is_merge_point),
         )
@@ -75,7 +83,9 @@ def _markers(script: Script) -> list[str]:
 def one_line(script: Script) -> str:
     """`id (labels) (head)  message`, as `migrate heads` prints a head."""
     labels = f" ({', '.join(sorted(script.branch_labels))})" if script.branch_labels else ""
-    head = " (head)" if script.is_head else ""
+    head = (
+        " (effective head)" if is_effective_head(script) else (" (head)" if script.is_head else "")
+    )
     return f"{script.revision}{labels}{head}  {script.doc}".rstrip()
 
 

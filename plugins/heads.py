@@ -10,7 +10,7 @@ from migrations_cli import output
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revision_graph import NO_REVISIONS, one_line
+from migrations_cli.revision_graph import NO_REVISIONS, is_effective_head, one_line
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 def heads(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the head revision(s) of the migration history."""
-    found = get_context(ctx, read_only=True).script.get_revisions("heads")
+    script_directory = get_context(ctx, read_only=True).script
+    # Every head, as `alembic heads` lists them (effective heads included, and marked);
+    # upgrading to `head` is ambiguous only when several remain once depends_on is resolved.
+    found = script_directory.get_revisions(script_directory.get_heads())
+    resolved = script_directory.get_revisions("heads")
     if json_output:
         output.json_result({"heads": [_document(script) for script in found]})
     elif not found:
@@ -27,9 +31,9 @@ def heads(ctx: typer.Context, json_output: JsonOption = False) -> None:
     else:
         for script in found:
             output.result(one_line(script))
-    if len(found) > 1:
+    if len(resolved) > 1:
         output.warn(
-            f"{len(found)} heads: upgrade to `head` is ambiguous until they are merged "
+            f"{len(resolved)} heads: upgrade to `head` is ambiguous until they are merged "
             "with `migrate merge`"
         )
 
@@ -39,6 +43,7 @@ def _document(script: Script) -> dict[str, Any]:
         "revision": script.revision,
         "message": script.doc,
         "branch_labels": sorted(script.branch_labels),
+        "effective_head": is_effective_head(script),
     }
 
 

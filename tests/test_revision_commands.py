@@ -51,7 +51,7 @@ UNKNOWN = "deadbeef0000"
 
 
 def write_revision(project, revision, message, down=None, labels=None):
-    project.write(
+    return project.write(
         f"alembic/versions/{revision}_{message.replace(' ', '_')}.py",
         REVISION.format(
             revision=revision, message=message, down=down, labels=labels, created=CREATED
@@ -667,8 +667,13 @@ def test_heads_json_with_two_heads_keeps_the_warning_on_stderr(project, migrate)
 
     assert parsed(result) == {
         "heads": [
-            {"revision": LEFT, "message": "left", "branch_labels": ["feature"]},
-            {"revision": RIGHT, "message": "right", "branch_labels": []},
+            {
+                "revision": LEFT,
+                "message": "left",
+                "branch_labels": ["feature"],
+                "effective_head": False,
+            },
+            {"revision": RIGHT, "message": "right", "branch_labels": [], "effective_head": False},
         ]
     }
     assert "2 heads" in result.stderr
@@ -681,5 +686,39 @@ def test_heads_json_from_the_console_script(project, migrate_console):
 
     assert parsed(empty) == {"heads": []}
     assert parsed(one) == {
-        "heads": [{"revision": SECOND, "message": "second", "branch_labels": []}]
+        "heads": [
+            {"revision": SECOND, "message": "second", "branch_labels": [], "effective_head": False}
+        ]
+    }
+
+
+def test_heads_lists_an_effective_head_as_alembic_heads_does(project, migrate):
+    """A revision only another's depends_on names is still listed (and marked), as plain
+    `alembic heads` lists it; upgrading to `head` is not ambiguous because of it."""
+    import io
+
+    from alembic import command
+    from alembic.config import Config
+
+    write_revision(project, "aaaa11111111", "first")
+    write_revision(project, "dddd44444444", "other root")
+    path = write_revision(project, "bbbb22222222", "second", down="aaaa11111111")
+    path.write_text(path.read_text().replace("depends_on = None", "depends_on = 'dddd44444444'"))
+    config = Config(stdout=io.StringIO())
+    config.set_main_option("script_location", str(project.root / "alembic"))
+    command.heads(config)
+
+    result = migrate("heads")
+    document = json.loads(migrate("heads", "--json").stdout)
+
+    assert "dddd44444444 (effective head)" in config.stdout.getvalue()
+    assert result.exit_code == 0, result.output
+    assert sorted(result.stdout.splitlines()) == [
+        "bbbb22222222 (head)  second",
+        "dddd44444444 (effective head)  other root",
+    ]
+    assert "heads:" not in result.stderr  # one head once depends_on is resolved
+    assert {head["revision"]: head["effective_head"] for head in document["heads"]} == {
+        "bbbb22222222": False,
+        "dddd44444444": True,
     }
