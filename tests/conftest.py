@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
-import textwrap
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import pytest
 
 from migrations_cli.cli import main
 from migrations_cli.environment import TOOL_TABLES
-from migrations_cli.testing import SETTING_NAMES, forget_modules_under
+from migrations_cli.testing import SETTING_NAMES, MigrationsProject, forget_modules_under
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The version table and migrations-cli's own (lock, checksums): not the application's.
@@ -59,47 +56,15 @@ class Result:
         return self.stdout + self.stderr
 
 
-@dataclass
-class Project:
-    """A throwaway project: .env, alembic/ (the repository's env.py and template), models.py."""
+class Project(MigrationsProject):
+    """A throwaway project: .env, alembic/ (the repository's env.py and template), models.py.
 
-    root: Path
-
-    @property
-    def db_path(self) -> Path:
-        return self.root / "db.sqlite"
-
-    @property
-    def versions(self) -> Path:
-        return self.root / "alembic" / "versions"
+    The plugin authors' project, but `write_env` writes the whole file: a test states every
+    setting it runs with."""
 
     def write_env(self, **values: str) -> None:
         lines = [f"{key}={value}" for key, value in values.items()]
-        (self.root / ".env").write_text("\n".join(lines) + "\n")
-
-    def write(self, relative: str, source: str) -> Path:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(source))
-        return path
-
-    def revision_files(self) -> list[Path]:
-        return sorted(self.versions.glob("*.py"))
-
-    def tables(self) -> set[str]:
-        with closing(sqlite3.connect(self.db_path)) as connection:
-            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            return {name for (name,) in rows} - NOT_THE_APPS_TABLES
-
-    def versions_in_db(self) -> set[str]:
-        if not self.db_path.exists():
-            return set()
-        with closing(sqlite3.connect(self.db_path)) as connection:
-            try:
-                rows = connection.execute("SELECT version_num FROM alembic_version")
-            except sqlite3.OperationalError:
-                return set()
-            return {version for (version,) in rows}
+        self.env_file.write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture(autouse=True)
