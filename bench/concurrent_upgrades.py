@@ -33,13 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from server_databases import fresh_server_database
 
 from migrations_cli import output
 
@@ -215,22 +216,8 @@ def fresh_database(dialect: str, round_dir: Path) -> Iterator[str]:
         round_dir.mkdir(parents=True)
         yield f"sqlite:///{round_dir / 'bench.sqlite'}"
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server_url = os.environ[SERVER_URL_VARIABLES[dialect]]
-    name = f"migrations_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    finally:
-        admin.dispose()
+    with fresh_server_database(os.environ[SERVER_URL_VARIABLES[dialect]]) as url:
+        yield url
 
 
 def process_environment(database_url: str, lock: str) -> dict[str, str]:
@@ -427,8 +414,8 @@ def report(measurements: Sequence[Measurement]) -> None:
         print(line)
     print(
         "\nbad round: the database did not end at head, a table or index is missing, or a "
-        "migration was applied twice.\nplain alembic runs our env.py: MIGRATIONS_LOCK=none "
-        "keeps it from taking the migration lock, as Alembic alone would not."
+        "migration was applied twice.\nplain alembic runs our env.py, which takes the migration "
+        "lock only under `migrate`: its runs show Alembic without a lock."
     )
     notes = [(m, m.notes()) for m in measurements]
     for measurement, lines in notes:

@@ -58,6 +58,7 @@ from importlib import metadata
 from pathlib import Path
 
 from histories import GeneratedRevision, write_history
+from server_databases import fresh_server_database
 
 from migrations_cli import output
 
@@ -343,22 +344,8 @@ def fresh_database(dialect: str, folder: Path) -> Iterator[str]:
         finally:
             shutil.rmtree(run_folder, ignore_errors=True)
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server_url = os.environ[POSTGRES_VARIABLE]
-    name = f"migrations_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    finally:
-        admin.dispose()
+    with fresh_server_database(os.environ[POSTGRES_VARIABLE]) as url:
+        yield url
 
 
 def database_versions(url: str) -> set[str]:
