@@ -1,29 +1,22 @@
-"""The `migrate` command: settings, plugins, the Typer app, and the one error boundary."""
+"""The `migrate` command: the options read before anything else, settings, masking, then a
+quick answer from the graph snapshot or the Typer app (`migrations_cli.app`).
+
+Nothing here imports Typer, Alembic or SQLAlchemy: a question the snapshot answers never
+pays for them."""
 
 from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from migrations_cli import output
-from migrations_cli.context import MigrationsContext
-from migrations_cli.errors import MigrationsError, describe
-from migrations_cli.plugin_manager import (
-    DISABLE_FLAG,
-    DISABLE_FLAG_PREFIX,
-    MigrationsPluginManager,
-    build_plugin_manager,
-    register_all_commands,
-)
-from migrations_cli.settings import Settings, load_settings, make_project_importable
+from migrations_cli.errors import MigrationsError
+from migrations_cli.plugin_manager import DISABLE_FLAG, DISABLE_FLAG_PREFIX
+from migrations_cli.quick_answers import quick_answer
+from migrations_cli.settings import load_settings
 from migrations_cli.url_secrets import url_passwords
 
 PROG_NAME = "migrate"
@@ -96,73 +89,6 @@ def _is_disable_option(value: str) -> bool:
     return value.startswith(DISABLE_FLAG_PREFIX) and bool(value[len(DISABLE_FLAG_PREFIX) :].strip())
 
 
-def global_options(
-    ctx: typer.Context,
-    env_file: Annotated[
-        Path | None,
-        typer.Option(
-            ENV_FILE_OPTION,
-            help="The .env file to read. Default: the nearest .env from here upward.",
-        ),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            DATABASE_URL_OPTION,
-            help="Use this database instead of DATABASE_URL (a relative SQLite path is "
-            "relative to the .env folder).",
-        ),
-    ] = None,
-    verbose: Annotated[
-        bool,
-        typer.Option(*VERBOSE_OPTIONS, help="Show Alembic's log and the traceback of errors."),
-    ] = False,
-    plugin_options: Annotated[
-        list[str] | None,
-        typer.Option(
-            PLUGIN_OPTION,
-            metavar=f"{DISABLE_FLAG_PREFIX}NAME",
-            help="Disable the plugin NAME: it is not imported (a built-in by its command "
-            "name, e.g. no:downgrade). Repeatable; `migrate plugins` lists the names.",
-        ),
-    ] = None,
-) -> None:
-    """Run Alembic migrations with settings from .env.
-
-    Every command is a plugin: add your own through the `migrations_cli` entry point,
-    MIGRATIONS_PLUGINS or a MIGRATIONS_PLUGINS_DIR folder; turn one off with -p no:NAME.
-    """
-    # The values were read by GlobalOptions.parse before the plugins loaded; they are
-    # declared here so that Click accepts them and --help lists them.
-    _check_plugin_options(ctx, plugin_options or [])
-
-
-def _check_plugin_options(ctx: typer.Context, values: list[str]) -> None:
-    """Click must have read the same -p values as GlobalOptions.parse, which disabled the
-    plugins: a form only Click understands ("-vpno:x") would leave the plugin running."""
-    context = ctx.find_object(MigrationsContext)
-    if context is None:
-        return
-    clicks = GlobalOptions(plugin_options=tuple(values)).disabled_plugins
-    if set(clicks) != context.plugin_manager.disabled_by_flag:
-        raise typer.BadParameter(
-            f"write each {PLUGIN_OPTION} {DISABLE_FLAG_PREFIX}NAME on its own, before the command",
-            param_hint=f"'{PLUGIN_OPTION}'",
-        )
-
-
-def build_app(manager: MigrationsPluginManager) -> typer.Typer:
-    app = typer.Typer(
-        name=PROG_NAME,
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    app.callback()(global_options)
-    register_all_commands(manager, app)
-    return app
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -189,40 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         password for arg in args if "://" in arg for password in url_passwords(arg)
     }
     with output.redacted_output(secrets), _alembic_logging(options.verbose):
-        return _run(args, settings, options)
+        answered = quick_answer(args, settings)
+        if answered is not None:
+            return answered
+        from migrations_cli.app import run_app
 
-
-def _run(args: list[str], settings: Settings, options: GlobalOptions) -> int:
-    make_project_importable(settings)
-    try:
-        manager = build_plugin_manager(settings, disable=options.disabled_plugins)
-        app = build_app(manager)
-        for warning in manager.warnings:
-            output.warn(warning)
-        command = typer.main.get_command(app)
-        command.main(
-            args=args,
-            prog_name=PROG_NAME,
-            obj=MigrationsContext(settings=settings, plugin_manager=manager),
-        )
-    except SystemExit as exit_:
-        return _exit_code(exit_)
-    except Exception as error:
-        if options.verbose:
-            traceback.print_exception(error)
-        output.error(describe(error))
-        return error.exit_code if isinstance(error, MigrationsError) else 1
-    return 0
-
-
-def _exit_code(exit_: SystemExit) -> int:
-    """`sys.exit(None | int | message)` as Python itself treats it: a message is printed."""
-    if exit_.code is None:
-        return 0
-    if isinstance(exit_.code, int):
-        return exit_.code
-    output.info(str(exit_.code))
-    return 1
+        return run_app(args, settings, options)
 
 
 @contextmanager

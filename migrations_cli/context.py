@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
+    from migrations_cli.graph_snapshot import GraphSnapshot
     from migrations_cli.plugin_manager import MigrationsPluginManager
+    from migrations_cli.revision_cache import CachedLoading
     from migrations_cli.settings import Settings
 
 
@@ -25,6 +27,8 @@ class MigrationsContext:
     # Set by a command that only reads the history (get_context(ctx, read_only=True)):
     # `script` then loads unchanged revision files from the revision cache.
     read_only: bool = False
+    # How `script` loaded its revision files, when through the revision cache.
+    revision_loading: CachedLoading | None = None
 
     @cached_property
     def alembic_config(self) -> Config:
@@ -53,14 +57,53 @@ class MigrationsContext:
         the cache in .migrations-cache/ when unchanged (their modules then hold only the
         identity: nothing that runs a migration may use it)."""
         if self.read_only:
-            from migrations_cli.revision_cache import CACHE_DIR, cached_script_directory
+            from migrations_cli.cache_files import CACHE_DIR
+            from migrations_cli.revision_cache import load_cached
 
-            return cached_script_directory(
+            script, self.revision_loading = load_cached(
                 self.alembic_config, self.settings.project_dir / CACHE_DIR
             )
+            return script
         from alembic.script import ScriptDirectory
 
         return ScriptDirectory.from_config(self.alembic_config)
+
+    @cached_property
+    def graph(self) -> GraphSnapshot:
+        """The revision graph: the saved snapshot while it still matches the files, else
+        taken from Alembic's map (and saved for the next command)."""
+        from migrations_cli.graph_snapshot import read_snapshot
+
+        saved = read_snapshot(self.settings) if self.snapshots_allowed else None
+        return saved or self.taken_graph
+
+    @cached_property
+    def taken_graph(self) -> GraphSnapshot:
+        """The graph taken from Alembic's map in this run, saved when its inputs are
+        pinned."""
+        from migrations_cli.graph_snapshot import pinned, take_snapshot
+
+        snapshot = take_snapshot(self.script)
+        if self.snapshots_allowed:
+            snapshot = self.remember(
+                pinned(snapshot, self.script, self.revision_loading, self.settings)
+            )
+        return snapshot
+
+    def remember(self, snapshot: GraphSnapshot) -> GraphSnapshot:
+        """Save `snapshot` for the next command (when its inputs are pinned)."""
+        from migrations_cli.graph_snapshot import save_snapshot
+
+        if self.snapshots_allowed:
+            save_snapshot(snapshot, self.settings)
+        return snapshot
+
+    @cached_property
+    def snapshots_allowed(self) -> bool:
+        """Only a run of the built-in plugins alone may save or use a graph snapshot."""
+        from migrations_cli.graph_snapshot import only_built_in_plugins
+
+        return only_built_in_plugins(self.settings)
 
 
 def get_context(ctx: typer.Context, *, read_only: bool = False) -> MigrationsContext:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
     from migrations_cli.context import MigrationsContext
+    from migrations_cli.graph_snapshot import GraphSnapshot
     from migrations_cli.settings import Settings
 
 APPLIED, PENDING, UNKNOWN = "applied", "pending", "unknown"
@@ -62,6 +63,41 @@ def database_state(script: ScriptDirectory, current: tuple[str, ...]) -> Databas
         unknown=tuple(revision for revision in current if revision not in defined),
         applied=applied_revisions(script, known),
     )
+
+
+def state_in_graph(graph: GraphSnapshot, current: tuple[str, ...]) -> DatabaseState | None:
+    """`current` against a graph snapshot, when the snapshot knows which revisions a
+    database there has applied (else None: that is Alembic's walk, `graph_state`)."""
+    known = tuple(revision for revision in current if revision in graph.by_id)
+    pending = graph.pending_for(known) if known else ()
+    if pending is None:
+        return None
+    return DatabaseState(
+        current=current,
+        unknown=tuple(revision for revision in current if revision not in graph.by_id),
+        applied=frozenset(graph.by_id).difference(pending) if known else frozenset(),
+    )
+
+
+def graph_state(context: MigrationsContext) -> tuple[DatabaseState, GraphSnapshot]:
+    """The database's version table against the revision graph, and that graph: Alembic's
+    walk decides what is applied the first time a database state is seen, and the snapshot
+    keeps the answer for the next time."""
+    current = read_heads(context.database)
+    state = state_in_graph(context.graph, current)
+    if state is not None:
+        return state, context.graph
+    graph = context.taken_graph  # the walk below must be over the very map it came from
+    known = tuple(revision for revision in current if revision in graph.by_id)
+    applied = applied_revisions(context.script, known)
+    graph = context.remember(
+        graph.with_pending(
+            known, tuple(r.revision for r in graph.revisions if r.revision not in applied)
+        )
+    )
+    state = state_in_graph(graph, current)
+    assert state is not None  # just remembered
+    return state, graph
 
 
 def applied_revisions(script: ScriptDirectory, current: tuple[str, ...]) -> frozenset[str]:

@@ -99,7 +99,7 @@ def _masked(script: str, secrets: frozenset[str]) -> str:
 def _write(script: str, destination: Path | None) -> None:
     if destination is None:
         # Not output.result: the SQL is masked like any text that may hold a secret.
-        typer.echo(script, nl=False)
+        output.echo(script, newline=False)
         return
     try:
         destination.write_text(script, encoding="utf-8")

@@ -10,9 +10,27 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any, BinaryIO, TextIO
 
-import typer
-
 from migrations_cli.url_secrets import MASK as REDACTED
+
+# The ANSI codes Click's `style` writes: a command's colours look the same as Click's own.
+_ANSI_COLOURS = {"red": 31, "green": 32, "yellow": 33, "blue": 34}
+_BOLD, _NOT_BOLD, _RESET = "\x1b[1m", "\x1b[22m", "\x1b[0m"
+
+
+def echo(text: str, *, err: bool = False, newline: bool = True) -> None:
+    """Write a line to today's stdout (or stderr) and flush it, as `click.echo` does for
+    text; written here so that printing an answer does not import Typer and Click."""
+    stream = sys.stderr if err else sys.stdout
+    line = f"{text}\n" if newline else text
+    try:
+        stream.write(line)
+    except UnicodeEncodeError:
+        # A stream set to ASCII (LANG=C, PYTHONIOENCODING=ascii) cannot hold a message in
+        # another language: its bytes go out as UTF-8, as Click does for a misconfigured
+        # locale.
+        stream.flush()
+        stream.buffer.write(line.encode("utf-8", "replace"))
+    stream.flush()
 
 
 def result(text: str) -> None:
@@ -24,7 +42,7 @@ def result(text: str) -> None:
     """
     redactor: Redactor | None = getattr(sys.stdout, "redactor", None)
     with redactor.paused() if redactor else nullcontext():
-        typer.echo(text)
+        echo(text)
 
 
 def json_result(document: object) -> None:
@@ -38,11 +56,11 @@ def json_result(document: object) -> None:
     """
     redactor: Redactor | None = getattr(sys.stdout, "redactor", None)
     if redactor is None:
-        typer.echo(json.dumps(document, indent=2, default=str))
+        echo(json.dumps(document, indent=2, default=str))
         return
     masked = redactor.document(json.loads(json.dumps(document, default=str)))
     with redactor.paused():
-        typer.echo(json.dumps(masked, indent=2, default=str))
+        echo(json.dumps(masked, indent=2, default=str))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -65,20 +83,22 @@ def use_colour(err: bool = False) -> bool:
 
 def styled(text: str, colour: str, *, bold: bool = False, err: bool = False) -> str:
     """`text` in `colour` when the stream it goes to shows colour, else unchanged."""
-    return typer.style(text, fg=colour, bold=bold) if use_colour(err) else text
+    if not use_colour(err):
+        return text
+    return f"\x1b[{_ANSI_COLOURS[colour]}m{_BOLD if bold else _NOT_BOLD}{text}{_RESET}"
 
 
 def info(text: str) -> None:
     """Progress and advice that must not pollute a result piped elsewhere (stderr)."""
-    typer.echo(text, err=True)
+    echo(text, err=True)
 
 
 def warn(text: str) -> None:
-    typer.echo(f"{styled('warning:', 'yellow', err=True)} {text}", err=True)
+    echo(f"{styled('warning:', 'yellow', err=True)} {text}", err=True)
 
 
 def error(text: str) -> None:
-    typer.echo(f"{styled('error:', 'red', bold=True, err=True)} {text}", err=True)
+    echo(f"{styled('error:', 'red', bold=True, err=True)} {text}", err=True)
 
 
 class Redactor:

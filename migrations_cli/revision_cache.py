@@ -24,11 +24,9 @@ about to read the revision files.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import types
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -41,19 +39,16 @@ from alembic import util
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionMap
 
-from migrations_cli import __version__
+from migrations_cli import __version__, cache_files
+from migrations_cli.cache_files import PendingWrite
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from alembic.config import Config
 
-CACHE_DIR = ".migrations-cache"
 # Bumped whenever the document's layout or the meaning of an entry changes.
 FORMAT_VERSION = 1
-# A file changed less than this before its entry was checked may have been changed again
-# within the same timestamp tick (2 s on FAT), keeping its stat: its bytes are compared.
-SETTLE_NS = 3_000_000_000
 
 _IDENTITY = ("revision", "down_revision", "branch_labels", "depends_on")
 # Names whose rebinding anywhere in a file makes its identity something only running it tells.
@@ -68,13 +63,21 @@ def cached_script_directory(config: Config, cache_dir: Path) -> ScriptDirectory:
     """Alembic's ScriptDirectory for `config`, its revision map loaded through the cache in
     `cache_dir`. For reading only: a cached file's `Script.module` holds just its identity
     (anything else loads the real module on first use)."""
+    return load_cached(config, cache_dir)[0]
+
+
+def load_cached(config: Config, cache_dir: Path) -> tuple[ScriptDirectory, CachedLoading | None]:
+    """`cached_script_directory`, and its loading (None when Alembic loads every file: .pyc
+    revisions, or an Alembic without the loading steps used here), which tells once the map
+    is built whether every file came from a cache entry."""
     script = ScriptDirectory.from_config(config)
-    # .pyc revisions, or an Alembic without the loading steps used here: Alembic's own.
-    if not script.sourceless and all(
+    if script.sourceless or not all(
         hasattr(Script, step) for step in ("_list_py_dir", "_from_path")
     ):
-        script.revision_map = RevisionMap(_CachedLoading(script, cache_dir).scripts)
-    return script
+        return script, None
+    loading = CachedLoading(script, cache_dir)
+    script.revision_map = RevisionMap(loading.scripts)
+    return script, loading
 
 
 def _cache_name(script: ScriptDirectory) -> str:
@@ -108,7 +111,7 @@ class Entry:
     def settled(self) -> bool:
         """Changed long enough before it was checked that any later change shows in the
         stat."""
-        return max(self.mtime_ns, self.ctime_ns) + SETTLE_NS < self.checked_ns
+        return cache_files.settled(self.mtime_ns, self.ctime_ns, self.checked_ns)
 
     def restamped(self, stat: os.stat_result, checked_ns: int) -> Entry:
         size, mtime_ns, ctime_ns, inode = _stat_key(stat)
@@ -156,7 +159,7 @@ def _as_module_value(value: Value) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-class _CachedLoading:
+class CachedLoading:
     """One load of the revision map: Alembic's listing, each file from the cache or from
     Alembic, then the cache rewritten if anything in it changed."""
 
@@ -166,7 +169,19 @@ class _CachedLoading:
         self.cached: dict[str, Entry] = {}
         self.fresh: dict[str, Entry] = {}
         self.changed = False
-        self.pending: _PendingWrite | None = None
+        self.pending: PendingWrite | None = None
+        # A file Alembic loaded itself, or one listed twice: the map is not the entries'.
+        self.unpinned = False
+        self.finished = False
+        self.listed: set[str] = set()  # every file Alembic's listing named, by real path
+
+    def pinned_entries(self) -> dict[str, Entry] | None:
+        """Once the map is built: the entry of every file it was built from, by path, when
+        each file's identity came from an entry (so the map is a function of their bytes);
+        else None."""
+        if not self.finished or self.unpinned:
+            return None
+        return dict(self.fresh)
 
     @cached_property
     def cache_path(self) -> Path:
@@ -177,6 +192,7 @@ class _CachedLoading:
         self.cached = read_cache(self.cache_path)
         try:
             yield from self._listed_scripts()
+            self.finished = True
             if self.changed or self.fresh.keys() != self.cached.keys():
                 self._write()
         finally:
@@ -190,7 +206,9 @@ class _CachedLoading:
         for versions in [path for path in directory._version_locations if os.path.exists(path)]:
             for file_path in Script._list_py_dir(directory, versions):
                 real_path, stat = _real_path(file_path, real_folders)
+                self.listed.add(real_path)
                 if real_path in seen:
+                    self.unpinned = True
                     util.warn(
                         f"File {real_path} loaded twice! ignoring. "
                         "Please ensure version_locations is unique."
@@ -202,38 +220,50 @@ class _CachedLoading:
                     yield script
 
     def _script(self, path: str, stat: os.stat_result | None) -> Script | None:
+        script, entry = self._script_and_entry(path, stat)
+        if script is not None and entry is None:
+            self.unpinned = True
+        return script
+
+    def _script_and_entry(
+        self, path: str, stat: os.stat_result | None
+    ) -> tuple[Script | None, Entry | None]:
+        """The file's Script, and the entry it now has in the cache (None when Alembic
+        loaded it and its identity could not be cached)."""
         entry = self.cached.get(path)
         if stat is None or not path.endswith(".py"):  # Alembic skips all but .py files
-            return Script._from_path(self.script_directory, path)
+            return Script._from_path(self.script_directory, path), None
         if entry is not None and entry.same_stat(stat) and entry.settled():
             self.fresh[path] = entry
-            return entry.script(path)
+            return entry.script(path), entry
         checked_ns = self._checked_ns()
         try:
             with open(path, "rb") as file:
                 source = file.read()
         except OSError:
-            return Script._from_path(self.script_directory, path)
+            return Script._from_path(self.script_directory, path), None
         digest = hashlib.sha256(source).hexdigest()
         if entry is not None and entry.sha256 == digest:
             # The same bytes (touched, checked out again, or not yet settled): same identity.
-            if checked_ns is not None:
-                self.fresh[path] = entry.restamped(stat, checked_ns)
-                self.changed = True
-            return entry.script(path)
+            if checked_ns is None:
+                return entry.script(path), None
+            self.fresh[path] = entry.restamped(stat, checked_ns)
+            self.changed = True
+            return entry.script(path), self.fresh[path]
         script = Script._from_path(self.script_directory, path)
-        if script is not None and checked_ns is not None:
-            learned = learn_entry(path, stat, source, digest, checked_ns, script.module)
-            if learned is not None:
-                self.fresh[path] = learned
-                self.changed = True
-        return script
+        if script is None or checked_ns is None:
+            return script, None
+        learned = learn_entry(path, stat, source, digest, checked_ns, script.module)
+        if learned is not None:
+            self.fresh[path] = learned
+            self.changed = True
+        return script, learned
 
     def _checked_ns(self) -> int | None:
         """The file system's clock now, from the temporary file the new cache will be
         written to (None when it cannot be written: nothing is learned then)."""
         if self.pending is None:
-            self.pending = _PendingWrite.start(self.cache_path)
+            self.pending = PendingWrite.start(self.cache_path)
         return self.pending.started_ns if self.pending.file else None
 
     def _write(self) -> None:
@@ -261,48 +291,6 @@ def _real_path(path: Path, real_folders: dict[str, str]) -> tuple[str, os.stat_r
     if real_folder is None:
         real_folder = real_folders[folder] = os.path.realpath(folder)
     return os.path.join(real_folder, base), stat
-
-
-@dataclass
-class _PendingWrite:
-    """The temporary file a new cache document goes to before it replaces the old one."""
-
-    file: Path | None
-    started_ns: int
-
-    @classmethod
-    def start(cls, cache_path: Path) -> _PendingWrite:
-        try:
-            cache_path.parent.mkdir(exist_ok=True)
-            ignore = cache_path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Written by migrations-cli: a cache, never committed.\n*\n")
-            handle, name = tempfile.mkstemp(
-                prefix=f".{cache_path.stem}-", suffix=".tmp", dir=cache_path.parent
-            )
-        except OSError:
-            return cls(None, 0)
-        try:
-            started_ns = os.fstat(handle).st_mtime_ns
-        finally:
-            os.close(handle)
-        return cls(Path(name), started_ns)
-
-    def commit(self, document: dict[str, Any], cache_path: Path) -> None:
-        if self.file is None:
-            return
-        try:
-            self.file.write_text(json.dumps(document, separators=(",", ":")))
-            os.replace(self.file, cache_path)
-            self.file = None
-        except OSError:
-            self.discard()
-
-    def discard(self) -> None:
-        if self.file is not None:
-            with contextlib.suppress(OSError):
-                self.file.unlink()
-            self.file = None
 
 
 def cache_document(entries: Any) -> dict[str, Any]:

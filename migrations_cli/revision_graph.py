@@ -1,24 +1,96 @@
 """The migration history read from the revision files: the walk in the order every command
 prints it, and one way to describe a revision (markers, date, one line, JSON), so `history`,
-`show`, `heads`, `current`, `status` and `branches` all show a revision alike."""
+`show`, `heads`, `current`, `status` and `branches` all show a revision alike.
+
+The descriptions take any `RevisionLike`: Alembic's `Script`, or a `RevisionRecord` of the
+graph snapshot (migrations_cli.graph_snapshot), which carries the same values.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Set
 
     from alembic.script import Script, ScriptDirectory
 
 NO_REVISIONS = "No revisions yet: create the first with `migrate create MESSAGE`."
 # Alembic's template writes this line into each revision's docstring; there is no attribute.
 _CREATE_DATE = re.compile(r"^Create Date:\s*(\S.*?)\s*$", re.MULTILINE)
+
+
+class RevisionLike(Protocol):
+    """What the descriptions read of a revision: the attributes of Alembic's `Script`."""
+
+    @property
+    def revision(self) -> str: ...
+    @property
+    def doc(self) -> str: ...
+    @property
+    def longdoc(self) -> str: ...
+    @property
+    def down_revision(self) -> str | Sequence[str] | None: ...
+    @property
+    def dependencies(self) -> str | Sequence[str] | None: ...
+    @property
+    def nextrev(self) -> Set[str]: ...
+    @property
+    def branch_labels(self) -> Set[str]: ...
+    @property
+    def is_head(self) -> bool: ...
+    @property
+    def is_branch_point(self) -> bool: ...
+    @property
+    def is_merge_point(self) -> bool: ...
+    @property
+    def path(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """A revision's values as Alembic's `Script` gave them, in plain types that can be
+    saved and read back without Alembic."""
+
+    revision: str
+    doc: str
+    longdoc: str
+    down_revision: str | tuple[str, ...] | None
+    dependencies: str | tuple[str, ...] | None
+    nextrev: frozenset[str]
+    branch_labels: frozenset[str]
+    is_head: bool
+    is_effective_head: bool
+    is_branch_point: bool
+    is_merge_point: bool
+    path: str
+
+    @classmethod
+    def of(cls, script: Script) -> RevisionRecord:
+        return cls(
+            revision=script.revision,
+            doc=script.doc,
+            longdoc=script.longdoc,
+            down_revision=_as_stored(script.down_revision),
+            dependencies=_as_stored(script.dependencies),
+            nextrev=frozenset(script.nextrev),
+            branch_labels=frozenset(script.branch_labels),
+            is_head=script.is_head,
+            is_effective_head=is_effective_head(script),
+            is_branch_point=script.is_branch_point,
+            is_merge_point=script.is_merge_point,
+            path=script.path,
+        )
+
+
+def _as_stored(revisions: str | Sequence[str] | None) -> str | tuple[str, ...] | None:
+    return revisions if revisions is None or isinstance(revisions, str) else tuple(revisions)
 
 
 def walk(
@@ -52,7 +124,7 @@ def _is_defined(script: ScriptDirectory, revision: str) -> bool:
         return False
 
 
-def labelled(script: Script, *, branches: bool = True) -> str:
+def labelled(script: RevisionLike, *, branches: bool = True) -> str:
     """The id with its branch labels and tree markers: `ab12 (feature) (head)`."""
     text = script.revision
     if branches and script.branch_labels:
@@ -60,13 +132,15 @@ def labelled(script: Script, *, branches: bool = True) -> str:
     return text + "".join(f" ({marker})" for marker in _markers(script))
 
 
-def is_effective_head(script: Script) -> bool:
+def is_effective_head(script: RevisionLike) -> bool:
     """A head that only other revisions' depends_on name: `alembic heads` lists it marked
     "(effective head)" (Alembic's own test, `_is_real_head`, has no public name)."""
+    if isinstance(script, RevisionRecord):
+        return script.is_effective_head
     return script.is_head and not getattr(script, "_is_real_head", True)
 
 
-def _markers(script: Script) -> list[str]:
+def _markers(script: RevisionLike) -> list[str]:
     effective = is_effective_head(script)
     return [
         name
@@ -80,7 +154,7 @@ def _markers(script: Script) -> list[str]:
     ]
 
 
-def one_line(script: Script) -> str:
+def one_line(script: RevisionLike) -> str:
     """`id (labels) (head)  message`, as `migrate heads` prints a head."""
     labels = f" ({', '.join(sorted(script.branch_labels))})" if script.branch_labels else ""
     head = (
@@ -89,12 +163,12 @@ def one_line(script: Script) -> str:
     return f"{script.revision}{labels}{head}  {script.doc}".rstrip()
 
 
-def parents(script: Script) -> list[str]:
+def parents(script: RevisionLike) -> list[str]:
     """The revisions below this one: none for the first, several for a merge."""
     return _as_list(script.down_revision)
 
 
-def dependencies(script: Script) -> list[str]:
+def dependencies(script: RevisionLike) -> list[str]:
     """The revisions named in `depends_on`."""
     return _as_list(script.dependencies)
 
@@ -106,7 +180,7 @@ def _as_list(revisions: str | Sequence[str] | None) -> list[str]:
     return [revisions] if isinstance(revisions, str) else list(revisions)
 
 
-def created(script: Script) -> datetime | None:
+def created(script: RevisionLike) -> datetime | None:
     """The `Create Date:` Alembic's template writes in the docstring, if it is there."""
     match = _CREATE_DATE.search(script.longdoc)
     if not match:
@@ -123,7 +197,7 @@ def shown_path(path: str) -> str:
     return Path(path).as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
 
-def revision_document(script: Script) -> dict[str, Any]:
+def revision_document(script: RevisionLike) -> dict[str, Any]:
     """One revision for --json: everything `show` prints, in plain types."""
     moment = created(script)
     return {
@@ -141,7 +215,7 @@ def revision_document(script: Script) -> dict[str, Any]:
     }
 
 
-def listed_document(script: Script) -> dict[str, Any]:
+def listed_document(script: RevisionLike) -> dict[str, Any]:
     """A revision in a list for --json (a branch, the database's revision): id, message,
     and whether it is a head."""
     return {"revision": script.revision, "message": script.doc, "is_head": script.is_head}

@@ -3,25 +3,17 @@ them), optionally limited to a range `START:END` in Alembic's terms."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.database_state import CURRENT, known_current
+from migrations_cli.graph_answers import print_history
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revision_graph import (
-    NO_REVISIONS,
-    created,
-    labelled,
-    parents,
-    revision_document,
-    shown_path,
-    walk,
-)
+from migrations_cli.revision_graph import RevisionLike, walk
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -59,22 +51,16 @@ def history(
 ) -> None:
     """Show the revisions, oldest first and newest last."""
     context = get_context(ctx, read_only=True)
-    lower, upper = _range_ends(rev_range)
-    found = _revisions_in_range(context, lower, upper)
-    if json_output:
-        output.json_result({"revisions": [revision_document(script) for script in found]})
-        return
-    if not found:
-        output.info(NO_REVISIONS if rev_range is None else f"No revisions in {rev_range}.")
-        return
-    for line in history_table(found, verbose):
-        output.result(line)
+    found: Sequence[RevisionLike] = (
+        context.graph.revisions
+        if rev_range is None
+        else _revisions_in_range(context, *_range_ends(rev_range))
+    )
+    print_history(found, rev_range, verbose, json_output)
 
 
-def _range_ends(rev_range: str | None) -> tuple[str, str]:
+def _range_ends(rev_range: str) -> tuple[str, str]:
     """Alembic's reading of `-r`: one colon, an open end meaning base or heads."""
-    if rev_range is None:
-        return "base", "heads"
     parts = rev_range.strip().split(":")
     if len(parts) != 2:
         raise typer.BadParameter(
@@ -98,31 +84,6 @@ def _revisions_in_range(context: MigrationsContext, lower: str, upper: str) -> l
             current if upper == CURRENT else upper,
         )
     return walk(context.script, lower, upper)
-
-
-def history_table(found: list[Script], verbose: bool) -> list[str]:
-    if not verbose:
-        return output.table(
-            ("revision", "message"), ((labelled(script), script.doc) for script in found)
-        )
-    return output.table(
-        ("revision", "parent", "branch", "created", "message", "path"),
-        (
-            (
-                labelled(script, branches=False),
-                ", ".join(parents(script)) or "base",
-                ", ".join(sorted(script.branch_labels)),
-                _short_date(created(script)),
-                script.doc,
-                shown_path(script.path),
-            )
-            for script in found
-        ),
-    )
-
-
-def _short_date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @hookimpl

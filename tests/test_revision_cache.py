@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from conftest import MIGRATE_SCRIPT, SETTING_NAMES
 
 from bench.histories import write_history
-from migrations_cli import revision_cache
+from migrations_cli import cache_files, cli, graph_snapshot, revision_cache
 
 HISTORIES = {
     "linear": {"n": 40},
@@ -38,7 +38,7 @@ def _settled_at_once(monkeypatch):
     """Entries are trusted on their stat as soon as the file is older than the check (the
     real margin is seconds, for file systems with coarse clocks: one test keeps it), and no
     .pyc is written, so that an edit within the same second is read by Python too."""
-    monkeypatch.setattr(revision_cache, "SETTLE_NS", 0)
+    monkeypatch.setattr(cache_files, "SETTLE_NS", 0)
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
 
 
@@ -62,11 +62,12 @@ def alembic_answers(migrate, monkeypatch):
     """The same commands over Alembic's own ScriptDirectory: the cache taken out."""
 
     def plain(config, cache_dir):
-        return ScriptDirectory.from_config(config)
+        return ScriptDirectory.from_config(config), None
 
     def run(*extra):
         with monkeypatch.context() as patch:
-            patch.setattr(revision_cache, "cached_script_directory", plain)
+            patch.setattr(revision_cache, "load_cached", plain)
+            patch.setattr(cli, "quick_answer", lambda args, settings: None)
             return answers(migrate, *extra)
 
     return run
@@ -119,7 +120,7 @@ def set_database(project, *revisions) -> None:
 
 
 def cache_path(project) -> Path:
-    [path] = (project.root / revision_cache.CACHE_DIR).glob("revisions-*.json")
+    [path] = (project.root / cache_files.CACHE_DIR).glob("revisions-*.json")
     return path
 
 
@@ -350,7 +351,7 @@ def test_an_entry_checked_right_after_a_change_is_verified_by_content(
 ):
     """File clocks are coarse: an edit in the same tick as the check keeps the stat. Such
     an entry is compared by content; one checked long after the change is trusted."""
-    monkeypatch.setattr(revision_cache, "SETTLE_NS", 3_000_000_000)
+    monkeypatch.setattr(cache_files, "SETTLE_NS", 3_000_000_000)
     revisions = history_of(project, n=5)
     migrate("heads")
     path = cache_path(project)
@@ -421,6 +422,14 @@ def test_a_damaged_or_other_version_cache_is_rebuilt(
     check(migrate, alembic_answers, imported, expect_imports=[])
 
 
+@pytest.fixture
+def no_snapshot(monkeypatch):
+    """The revision cache alone: no graph snapshot is saved, so every command builds the
+    revision map (tests/test_graph_snapshot.py covers the snapshot)."""
+    monkeypatch.setattr(graph_snapshot, "save_snapshot", lambda snapshot, settings: None)
+
+
+@pytest.mark.usefixtures("no_snapshot")
 def test_a_cache_that_is_a_folder(project, migrate, alembic_answers, imported):
     revisions = history_of(project, n=10)
     migrate("heads")
@@ -432,9 +441,10 @@ def test_a_cache_that_is_a_folder(project, migrate, alembic_answers, imported):
     assert path.is_dir()
 
 
+@pytest.mark.usefixtures("no_snapshot")
 def test_a_cache_folder_that_is_a_file(project, migrate, alembic_answers, imported):
     revisions = history_of(project, n=10)
-    (project.root / revision_cache.CACHE_DIR).write_text("in the way")
+    (project.root / cache_files.CACHE_DIR).write_text("in the way")
 
     check(migrate, alembic_answers, imported, expect_imports=[], every_time=names(revisions))
     check(migrate, alembic_answers, imported, expect_imports=[], every_time=names(revisions))
@@ -462,7 +472,7 @@ def test_an_unreadable_cache(project, migrate, alembic_answers, imported):
 def test_a_read_only_cache_folder(project, migrate, alembic_answers, imported):
     revisions = history_of(project, n=10)
     migrate("heads")
-    folder = project.root / revision_cache.CACHE_DIR
+    folder = project.root / cache_files.CACHE_DIR
     revisions[-1].path.unlink()
     folder.chmod(0o555)
     try:
@@ -488,6 +498,7 @@ def test_a_read_only_cache_folder(project, migrate, alembic_answers, imported):
         folder.chmod(0o755)
 
 
+@pytest.mark.usefixtures("no_snapshot")
 def test_a_cache_that_cannot_be_written(project, migrate, alembic_answers, imported, monkeypatch):
     """As in a read-only folder, for whoever runs the tests (root writes through chmod)."""
     revisions = history_of(project, n=10)
@@ -496,7 +507,7 @@ def test_a_cache_that_cannot_be_written(project, migrate, alembic_answers, impor
     def refused(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(revision_cache.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(cache_files.tempfile, "mkstemp", refused)
     edit(revisions[3].path, "trunk", "TRUNK")
     revisions[-1].path.unlink()
 
@@ -530,8 +541,10 @@ def test_concurrent_writers_leave_a_valid_cache(project, alembic_answers):
     expected = alembic_answers()["heads",]
     for exit_code, stdout, stderr in results:
         assert (exit_code, json.loads(stdout), stderr) == expected
-    folder = project.root / revision_cache.CACHE_DIR
-    assert sorted(os.listdir(folder)) == [".gitignore", cache_path(project).name]
+    folder = project.root / cache_files.CACHE_DIR
+    # No temporary file is left behind (beside the cache, perhaps a graph snapshot).
+    left = sorted(name for name in os.listdir(folder) if not name.startswith("graph-"))
+    assert left == [".gitignore", cache_path(project).name]
     entries = revision_cache.read_cache(cache_path(project))
     assert set(entries) == {str(revision.path.resolve()) for revision in revisions}
     assert {entry.revision for entry in entries.values()} == {r.revision for r in revisions}
@@ -540,7 +553,7 @@ def test_concurrent_writers_leave_a_valid_cache(project, alembic_answers):
 def test_the_cache_folder_ignores_itself_in_git(project, migrate):
     history_of(project, n=3)
     migrate("heads")
-    ignore = project.root / revision_cache.CACHE_DIR / ".gitignore"
+    ignore = project.root / cache_files.CACHE_DIR / ".gitignore"
     assert ignore.read_text().splitlines()[-1] == "*"
 
 
@@ -569,7 +582,7 @@ def test_a_cached_modules_other_attributes_come_from_the_file(project, migrate, 
     config.set_main_option("script_location", str(project.root / "alembic"))
     imported.clear()
     script = revision_cache.cached_script_directory(
-        config, project.root / revision_cache.CACHE_DIR
+        config, project.root / cache_files.CACHE_DIR
     ).get_revision(revisions[1].revision)
 
     assert script.doc == revisions[1].message

@@ -1,0 +1,129 @@
+"""The Typer app: the global options, every plugin's commands, and the one error boundary
+around a command's run."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from migrations_cli import output
+from migrations_cli.cli import (
+    DATABASE_URL_OPTION,
+    ENV_FILE_OPTION,
+    PLUGIN_OPTION,
+    PROG_NAME,
+    VERBOSE_OPTIONS,
+    GlobalOptions,
+)
+from migrations_cli.context import MigrationsContext
+from migrations_cli.errors import MigrationsError, describe
+from migrations_cli.plugin_manager import (
+    DISABLE_FLAG_PREFIX,
+    MigrationsPluginManager,
+    build_plugin_manager,
+    register_all_commands,
+)
+from migrations_cli.settings import Settings, make_project_importable
+
+
+def global_options(
+    ctx: typer.Context,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            ENV_FILE_OPTION,
+            help="The .env file to read. Default: the nearest .env from here upward.",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            DATABASE_URL_OPTION,
+            help="Use this database instead of DATABASE_URL (a relative SQLite path is "
+            "relative to the .env folder).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(*VERBOSE_OPTIONS, help="Show Alembic's log and the traceback of errors."),
+    ] = False,
+    plugin_options: Annotated[
+        list[str] | None,
+        typer.Option(
+            PLUGIN_OPTION,
+            metavar=f"{DISABLE_FLAG_PREFIX}NAME",
+            help="Disable the plugin NAME: it is not imported (a built-in by its command "
+            "name, e.g. no:downgrade). Repeatable; `migrate plugins` lists the names.",
+        ),
+    ] = None,
+) -> None:
+    """Run Alembic migrations with settings from .env.
+
+    Every command is a plugin: add your own through the `migrations_cli` entry point,
+    MIGRATIONS_PLUGINS or a MIGRATIONS_PLUGINS_DIR folder; turn one off with -p no:NAME.
+    """
+    # The values were read by GlobalOptions.parse before the plugins loaded; they are
+    # declared here so that Click accepts them and --help lists them.
+    _check_plugin_options(ctx, plugin_options or [])
+
+
+def _check_plugin_options(ctx: typer.Context, values: list[str]) -> None:
+    """Click must have read the same -p values as GlobalOptions.parse, which disabled the
+    plugins: a form only Click understands ("-vpno:x") would leave the plugin running."""
+    context = ctx.find_object(MigrationsContext)
+    if context is None:
+        return
+    clicks = GlobalOptions(plugin_options=tuple(values)).disabled_plugins
+    if set(clicks) != context.plugin_manager.disabled_by_flag:
+        raise typer.BadParameter(
+            f"write each {PLUGIN_OPTION} {DISABLE_FLAG_PREFIX}NAME on its own, before the command",
+            param_hint=f"'{PLUGIN_OPTION}'",
+        )
+
+
+def build_app(manager: MigrationsPluginManager) -> typer.Typer:
+    app = typer.Typer(
+        name=PROG_NAME,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(global_options)
+    register_all_commands(manager, app)
+    return app
+
+
+def run_app(args: list[str], settings: Settings, options: GlobalOptions) -> int:
+    make_project_importable(settings)
+    try:
+        manager = build_plugin_manager(settings, disable=options.disabled_plugins)
+        app = build_app(manager)
+        for warning in manager.warnings:
+            output.warn(warning)
+        command = typer.main.get_command(app)
+        command.main(
+            args=args,
+            prog_name=PROG_NAME,
+            obj=MigrationsContext(settings=settings, plugin_manager=manager),
+        )
+    except SystemExit as exit_:
+        return _exit_code(exit_)
+    except Exception as error:
+        if options.verbose:
+            traceback.print_exception(error)
+        output.error(describe(error))
+        return error.exit_code if isinstance(error, MigrationsError) else 1
+    return 0
+
+
+def _exit_code(exit_: SystemExit) -> int:
+    """`sys.exit(None | int | message)` as Python itself treats it: a message is printed."""
+    if exit_.code is None:
+        return 0
+    if isinstance(exit_.code, int):
+        return exit_.code
+    output.info(str(exit_.code))
+    return 1

@@ -1,0 +1,65 @@
+"""The files of .migrations-cache/: where they live, how one is replaced without a reader
+ever seeing half of it, and when a file's stat can be trusted to show its changes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CACHE_DIR = ".migrations-cache"
+# A file changed less than this before it was checked may have been changed again within
+# the same timestamp tick (2 s on FAT), keeping its stat: it cannot be trusted on its stat.
+SETTLE_NS = 3_000_000_000
+
+
+def settled(mtime_ns: int, ctime_ns: int, checked_ns: int) -> bool:
+    """Whether a file with these times had stopped changing when it was checked at
+    `checked_ns` (the file system's clock), so that any later change shows in its stat."""
+    return max(mtime_ns, ctime_ns) + SETTLE_NS < checked_ns
+
+
+@dataclass
+class PendingWrite:
+    """The temporary file a new cache document goes to before it replaces the old one."""
+
+    file: Path | None
+    started_ns: int
+
+    @classmethod
+    def start(cls, cache_path: Path) -> PendingWrite:
+        try:
+            cache_path.parent.mkdir(exist_ok=True)
+            ignore = cache_path.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# Written by migrations-cli: a cache, never committed.\n*\n")
+            handle, name = tempfile.mkstemp(
+                prefix=f".{cache_path.stem}-", suffix=".tmp", dir=cache_path.parent
+            )
+        except OSError:
+            return cls(None, 0)
+        try:
+            started_ns = os.fstat(handle).st_mtime_ns
+        finally:
+            os.close(handle)
+        return cls(Path(name), started_ns)
+
+    def commit(self, document: dict[str, Any], cache_path: Path) -> None:
+        if self.file is None:
+            return
+        try:
+            self.file.write_text(json.dumps(document, separators=(",", ":")))
+            os.replace(self.file, cache_path)
+            self.file = None
+        except OSError:
+            self.discard()
+
+    def discard(self) -> None:
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.unlink()
+            self.file = None

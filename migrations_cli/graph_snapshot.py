@@ -1,0 +1,320 @@
+"""The revision graph as Alembic computed it, kept with the exact inputs it came from, so that
+`heads`, `history`, `current` and `status` answer a repeated question without importing
+Alembic, SQLAlchemy or a single revision file.
+
+A snapshot is taken from the revision map a command has just built through the revision
+cache (migrations_cli.revision_cache), and saved only when its inputs are pinned down:
+- every revision file's identity came from a cache entry (literals, checked against
+  Alembic's import of the same bytes), so the graph is a function of the files' bytes;
+- every such file had stopped changing well before the snapshot was saved, so any later
+  change shows in its stat (cache_files.settled);
+- only the built-in plugins are loaded (a plugin's configure_alembic may change the Config);
+- the version folders are not searched recursively.
+A saved snapshot is used only while the configuration files have the same bytes, each
+version folder lists the same files, each revision file has the same stat, and the tool and
+Alembic are the same versions; otherwise the command builds the map through Alembic and
+saves a new snapshot. A missing, unreadable, corrupt or other-version snapshot is ignored.
+
+Which revisions a database at given heads has applied is Alembic's walk too: it is kept in
+the snapshot for the few database states last asked about (`pending_for`).
+
+Nothing here imports Alembic: taking a snapshot works on the objects the caller built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, entry_points, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrations_cli import __version__, cache_files
+from migrations_cli.revision_graph import RevisionRecord, all_revisions
+from migrations_cli.settings import ALEMBIC_INI, PYPROJECT
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+    from migrations_cli.revision_cache import CachedLoading
+    from migrations_cli.settings import Settings
+
+# Bumped whenever the document's layout or the meaning of a field changes.
+FORMAT_VERSION = 1
+# The database states whose pending revisions are kept (the latest ones asked about).
+KEPT_STATES = 8
+# As migrations_cli.plugin_manager.ENTRY_POINT_GROUP (not imported: that brings pluggy).
+PLUGIN_ENTRY_POINT_GROUP = "migrations_cli"
+
+_STAT = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+
+
+@dataclass(frozen=True)
+class GraphSnapshot:
+    """The revisions oldest first (as history and status list them), the heads as Alembic's
+    `get_heads` orders them, how many heads remain once depends_on is resolved (Alembic's
+    "heads"), and the pending revisions of recent database states."""
+
+    revisions: tuple[RevisionRecord, ...]
+    heads: tuple[str, ...]
+    resolved_heads: int
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # What the graph was computed from (see `pinned`); empty for one that cannot be saved.
+    inputs: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The SHA-256 of each revision's file, by revision (known when the inputs are pinned):
+    # a checksum's text sum, without reading the file.
+    file_sums: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def by_id(self) -> dict[str, RevisionRecord]:
+        return {record.revision: record for record in self.revisions}
+
+    def head_records(self) -> list[RevisionRecord]:
+        return [self.by_id[head] for head in self.heads]
+
+    def pending_for(self, current: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The revisions a database at `current` has not applied, when known."""
+        return self.pending.get(_state_key(current))
+
+    def with_pending(self, current: tuple[str, ...], pending: tuple[str, ...]) -> GraphSnapshot:
+        kept = {key: ids for key, ids in self.pending.items() if key != _state_key(current)}
+        recent = dict(list(kept.items())[-(KEPT_STATES - 1) :])
+        return replace(self, pending={**recent, _state_key(current): pending})
+
+
+def _state_key(current: tuple[str, ...]) -> str:
+    return " ".join(sorted(current))
+
+
+def only_built_in_plugins(settings: Settings) -> bool:
+    """Whether a run with these settings loads no plugin but the built-ins and warns about
+    none: the condition for a snapshot to be saved or used."""
+    if settings.plugins or settings.plugins_dir is not None or settings.disabled_plugins:
+        return False
+    return not settings.plugin_autoload or not entry_points(group=PLUGIN_ENTRY_POINT_GROUP)
+
+
+def snapshot_path(settings: Settings) -> Path:
+    """One snapshot per migrations folder, beside the revision cache."""
+    where = hashlib.sha256(os.fspath(settings.migrations_dir).encode()).hexdigest()[:16]
+    return settings.project_dir / cache_files.CACHE_DIR / f"graph-{where}.json"
+
+
+def take_snapshot(script: ScriptDirectory) -> GraphSnapshot:
+    """The graph of Alembic's revision map, through Alembic's own walk and heads."""
+    return GraphSnapshot(
+        revisions=tuple(RevisionRecord.of(revision) for revision in all_revisions(script)),
+        heads=tuple(script.get_heads()),
+        resolved_heads=len(script.get_revisions("heads")),
+    )
+
+
+def pinned(
+    snapshot: GraphSnapshot,
+    script: ScriptDirectory,
+    loading: CachedLoading | None,
+    settings: Settings,
+) -> GraphSnapshot:
+    """`snapshot` with the inputs it was computed from, when they are pinned down (see the
+    module's docstring); unchanged (and so never saved) otherwise."""
+    entries = loading.pinned_entries() if loading is not None else None
+    if loading is None or entries is None or script.recursive_version_locations:
+        return snapshot
+    if len({entry.revision for entry in entries.values()}) != len(entries):
+        return snapshot  # a revision defined twice: Alembic warns, which a snapshot would not
+    listings: dict[str, list[str] | None] = {}
+    files: dict[str, _STAT] = {}
+    sums = {entry.revision: entry.sha256 for entry in entries.values()}
+    for location in map(os.fspath, script._version_locations):
+        names = _file_names(location)
+        listings[location] = names
+        for name in names or ():
+            path = os.path.join(location, name)
+            entry = entries.pop(os.path.realpath(path), None)
+            if entry is None:
+                continue  # a file Alembic skips by its name (not .py, __init__.py)
+            stat = _stat(path)
+            if stat != (entry.size, entry.mtime_ns, entry.ctime_ns, entry.inode):
+                return snapshot  # changed since the map was built
+            files[path] = stat
+    if entries or listings_seen(listings) != loading.listed:
+        return snapshot  # a file came or went since the map was built
+    return replace(
+        snapshot,
+        inputs={"config": _config_inputs(settings), "listings": listings, "files": files},
+        file_sums=sums,
+    )
+
+
+def listings_seen(listings: dict[str, list[str] | None]) -> set[str]:
+    """Every file the listings name, by real path, as the revision cache's loading names
+    them."""
+    return {
+        os.path.realpath(os.path.join(location, name))
+        for location, names in listings.items()
+        for name in names or ()
+    }
+
+
+def save_snapshot(snapshot: GraphSnapshot, settings: Settings) -> None:
+    """Write `snapshot` when its inputs are pinned and every revision file had settled by
+    now (the file system's clock); a snapshot that cannot be written is skipped."""
+    if not snapshot.inputs:
+        return
+    path = snapshot_path(settings)
+    pending = cache_files.PendingWrite.start(path)
+    try:
+        if all(
+            cache_files.settled(mtime_ns, ctime_ns, pending.started_ns)
+            for _, mtime_ns, ctime_ns, _ in snapshot.inputs["files"].values()
+        ):
+            pending.commit(_document(snapshot), path)
+    finally:
+        pending.discard()
+
+
+def read_snapshot(settings: Settings) -> GraphSnapshot | None:
+    """The saved snapshot, when it is still the graph of the files as they are now."""
+    try:
+        with snapshot_path(settings).open("rb") as file:
+            document = json.load(file)
+        if (
+            document["format"] != FORMAT_VERSION
+            or document["tool"] != __version__
+            or document["alembic"] != _alembic_version()
+            or document["inputs"]["config"] != _config_inputs(settings)
+            or not _files_unchanged(document["inputs"])
+        ):
+            return None
+        return _snapshot(document)
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+
+
+def _files_unchanged(inputs: dict[str, Any]) -> bool:
+    listings: dict[str, list[str] | None] = inputs["listings"]
+    files: dict[str, list[int]] = inputs["files"]
+    return all(_file_names(location) == names for location, names in listings.items()) and all(
+        list(_stat(path) or ()) == stat for path, stat in files.items()
+    )
+
+
+def _file_names(location: str) -> list[str] | None:
+    """The files (not folders) in a version folder, sorted; None when it does not exist."""
+    try:
+        with os.scandir(location) as found:
+            return sorted(entry.name for entry in found if not entry.is_dir())
+    except FileNotFoundError:
+        return None
+
+
+def _stat(path: str) -> _STAT | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+
+def _config_inputs(settings: Settings) -> dict[str, Any]:
+    """What the Config is built from besides the settings' migrations folder: the bytes of
+    the alembic.ini and pyproject.toml Alembic would read (None when absent)."""
+    found: dict[str, str | None] = {}
+    for name in (ALEMBIC_INI, PYPROJECT):
+        try:
+            found[name] = hashlib.sha256((settings.project_dir / name).read_bytes()).hexdigest()
+        except OSError:
+            found[name] = None
+    return {"migrations_dir": os.fspath(settings.migrations_dir), "files": found}
+
+
+def _alembic_version() -> str | None:
+    try:
+        return version("alembic")
+    except PackageNotFoundError:
+        return None
+
+
+def _document(snapshot: GraphSnapshot) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "tool": __version__,
+        "alembic": _alembic_version(),
+        "inputs": snapshot.inputs,
+        "heads": list(snapshot.heads),
+        "resolved_heads": snapshot.resolved_heads,
+        "pending": {key: list(ids) for key, ids in snapshot.pending.items()},
+        "sums": snapshot.file_sums,
+        "revisions": [_stored(record) for record in snapshot.revisions],
+    }
+
+
+def _stored(record: RevisionRecord) -> list[Any]:
+    return [
+        record.revision,
+        record.doc,
+        record.longdoc,
+        record.down_revision,
+        record.dependencies,
+        sorted(record.nextrev),
+        sorted(record.branch_labels),
+        record.is_head,
+        record.is_effective_head,
+        record.is_branch_point,
+        record.is_merge_point,
+        record.path,
+    ]
+
+
+def _snapshot(document: dict[str, Any]) -> GraphSnapshot:
+    """The snapshot a document holds, every value checked (ValueError when one is off)."""
+    revisions = tuple(_record(item) for item in document["revisions"])
+    heads = _ids(document["heads"])
+    pending = {_text(key): _ids(ids) for key, ids in document["pending"].items()}
+    sums = {_text(revision): _text(sum_) for revision, sum_ in document["sums"].items()}
+    resolved = document["resolved_heads"]
+    known = {record.revision for record in revisions}
+    if type(resolved) is not int or not known.issuperset(heads) or known != sums.keys():
+        raise ValueError("not a graph snapshot")
+    return GraphSnapshot(revisions, heads, resolved, pending, document["inputs"], sums)
+
+
+def _record(item: list[Any]) -> RevisionRecord:
+    (revision, doc, longdoc, down, dependencies, nextrev, labels, *flags, path) = item
+    if len(flags) != 4 or not all(type(flag) is bool for flag in flags):
+        raise ValueError("not a revision record")
+    head, effective_head, branch_point, merge_point = flags
+    return RevisionRecord(
+        revision=_text(revision),
+        doc=_text(doc),
+        longdoc=_text(longdoc),
+        down_revision=_revisions(down),
+        dependencies=_revisions(dependencies),
+        nextrev=frozenset(_ids(nextrev)),
+        branch_labels=frozenset(_ids(labels)),
+        is_head=head,
+        is_effective_head=effective_head,
+        is_branch_point=branch_point,
+        is_merge_point=merge_point,
+        path=_text(path),
+    )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not a text")
+    return value
+
+
+def _ids(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list):
+        raise ValueError("not a list")
+    return tuple(_text(value) for value in values)
+
+
+def _revisions(value: Any) -> str | tuple[str, ...] | None:
+    """down_revision or depends_on as Alembic keeps them: None, one id, or several."""
+    return value if value is None else _text(value) if isinstance(value, str) else _ids(value)

@@ -1,0 +1,164 @@
+"""Quick answers: `heads`, `history`, `current` and `status` printed from the saved graph
+snapshot (migrations_cli.graph_snapshot) before Typer, Alembic or SQLAlchemy is imported.
+
+A quick answer is printed by the very functions the commands use (migrations_cli.
+graph_answers), and only where it is exactly the command's answer; otherwise `quick_answer`
+returns None, having printed nothing, and the command runs as usual. It answers when:
+- only the built-in plugins are in play (no entry point, MIGRATIONS_PLUGINS, plugins
+  folder, disabled plugin or -p): a plugin may change the Config, or the command;
+- the command line is one of the commands with options listed in QUICK_OPTIONS, after the
+  global options --env-file, --database-url and --verbose (--help and the rest go to Click);
+- the snapshot is still the graph of the files as they are;
+- for `current` and `status`: DATABASE_URL names a SQLite file, whose version table is
+  read through Python's own sqlite3, read-only (any other database, or an alembic.ini's URL,
+  is read by the command, through SQLAlchemy); for `status`, the snapshot also knows which
+  revisions a database at those revisions has applied, and the database holds no checksum
+  the revision files no longer match (the command words those warnings itself).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from migrations_cli.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
+from migrations_cli.settings import Settings
+
+# The options each quick command accepts after its name; any other word goes to Click.
+QUICK_OPTIONS = {
+    "heads": frozenset({"--json"}),
+    "history": frozenset({"--json", "--verbose", "-v"}),
+    "current": frozenset({"--json"}),
+    "status": frozenset({"--json", "--check"}),
+}
+_GLOBAL_FLAGS = frozenset({"--verbose", "-v"})
+_GLOBAL_VALUED = ("--env-file", "--database-url")
+# A SQLite file as settings.py leaves DATABASE_URL: an absolute path, no query.
+_SQLITE_FILE = re.compile(r"^sqlite(?:\+pysqlite)?:///(/[^?#]+)$")
+# As Alembic names them (alembic.runtime.migration's default version table) and as
+# migrations_cli.checksums names its table.
+VERSION_TABLE = "alembic_version"
+CHECKSUM_TABLE = "migrations_cli_checksums"
+
+
+def quick_answer(args: Sequence[str], settings: Settings) -> int | None:
+    """The exit code after printing the command's answer from the snapshot; None (nothing
+    printed) when the command must run through Typer and Alembic."""
+    command = _quick_command(args)
+    if command is None or not only_built_in_plugins(settings):
+        return None
+    name, options = command
+    graph = read_snapshot(settings)
+    if graph is None:
+        return None
+    from migrations_cli import graph_answers
+
+    json_output = "--json" in options
+    if name == "heads":
+        graph_answers.print_heads(graph, json_output)
+        return 0
+    if name == "history":
+        verbose = bool(options & {"--verbose", "-v"})
+        graph_answers.print_history(graph.revisions, None, verbose, json_output)
+        return 0
+    database = _read_sqlite(settings)
+    if database is None:
+        return None
+    current, checksums = database
+    if name == "current":
+        graph_answers.print_current(current, graph, json_output)
+        return 0
+    return _status(graph, current, checksums, json_output, "--check" in options)
+
+
+def _quick_command(args: Sequence[str]) -> tuple[str, frozenset[str]] | None:
+    """The command's name and options, when the command line is one a quick answer serves."""
+    position = 0
+    while position < len(args) and args[position].startswith("-"):
+        word = args[position]
+        if word in _GLOBAL_VALUED:
+            position += 1  # its value (main() has checked there is one)
+        elif word not in _GLOBAL_FLAGS and not word.startswith(
+            tuple(f"{option}=" for option in _GLOBAL_VALUED)
+        ):
+            return None
+        position += 1
+    if position >= len(args) or args[position] not in QUICK_OPTIONS:
+        return None
+    name, options = args[position], frozenset(args[position + 1 :])
+    if len(options) != len(args) - position - 1 or not options <= QUICK_OPTIONS[name]:
+        return None
+    return name, options
+
+
+def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | None] | None:
+    """From a SQLite file, read-only: the version table's revisions in Alembic's order, and
+    the recorded text sums by revision (None without a checksum table); None when
+    DATABASE_URL is not a SQLite file that can be read here."""
+    database = _sqlite_file(settings)
+    if database is None:
+        return None
+    try:
+        uri = f"file:{quote(database.as_posix())}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as connection:
+            current = _column(connection, VERSION_TABLE, "version_num")
+            sums = _column(connection, CHECKSUM_TABLE, "revision, text_sha256")
+    except (sqlite3.Error, ValueError):
+        return None
+    return (
+        tuple(current) if current is not None else (),
+        dict(sums) if sums is not None else None,
+    )
+
+
+def _column(connection: sqlite3.Connection, table: str, columns: str) -> list[Any] | None:
+    """The rows of `table` (in its order), as text; None when there is no such table."""
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    if found is None:
+        return None
+    rows = connection.execute(f"SELECT {columns} FROM {table}").fetchall()
+    values = [row[0] if len(row) == 1 else row for row in rows]
+    if not all(isinstance(value, str) for row in rows for value in row):
+        raise ValueError("not text")
+    return values
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    match = _SQLITE_FILE.match(settings.database_url or "")
+    if match is None:
+        return None
+    path = Path(unquote(match[1]))
+    return path if path.is_file() else None
+
+
+def _status(
+    graph: GraphSnapshot,
+    current: tuple[str, ...],
+    checksums: dict[str, str] | None,
+    json_output: bool,
+    check: bool,
+) -> int | None:
+    """`status`, when the snapshot knows the database's state and `migrate status` would
+    have nothing to say about checksums: every applied revision's recorded text sum is its
+    file's (else the command words the warnings itself)."""
+    from migrations_cli.database_state import state_in_graph
+
+    state = state_in_graph(graph, current)
+    if state is None or state.unknown:
+        return None
+    for revision, text_sum in (checksums or {}).items():
+        if revision not in graph.by_id or (
+            revision in state.applied and graph.file_sums.get(revision) != text_sum
+        ):
+            return None
+    from migrations_cli.graph_answers import print_status
+
+    pending = print_status(state, graph, json_output)
+    return 1 if check and pending else 0
