@@ -21,12 +21,11 @@ from migrations_cli.cli import (
 from migrations_cli.context import MigrationsContext
 from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.plugin_manager import (
-    DISABLE_FLAG_PREFIX,
     MigrationsPluginManager,
     build_plugin_manager,
     register_all_commands,
 )
-from migrations_cli.settings import Settings, make_project_importable
+from migrations_cli.settings import DISABLE_FLAG_PREFIX, Settings, make_project_importable
 
 
 def global_options(

@@ -4,12 +4,10 @@ ever seeing half of it, and when a file's stat can be trusted to show its change
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 CACHE_DIR = ".migrations-cache"
 # A file changed less than this before it was checked may have been changed again within
@@ -48,11 +46,12 @@ class PendingWrite:
             os.close(handle)
         return cls(Path(name), started_ns)
 
-    def commit(self, document: dict[str, Any], cache_path: Path) -> None:
+    def commit(self, data: bytes, cache_path: Path) -> None:
+        """Put `data` in place of `cache_path`, whole."""
         if self.file is None:
             return
         try:
-            self.file.write_text(json.dumps(document, separators=(",", ":")))
+            self.file.write_bytes(data)
             os.replace(self.file, cache_path)
             self.file = None
         except OSError:

@@ -6,7 +6,6 @@ pays for them."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,9 +13,8 @@ from dataclasses import dataclass
 
 from migrations_cli import output
 from migrations_cli.errors import MigrationsError
-from migrations_cli.plugin_manager import DISABLE_FLAG, DISABLE_FLAG_PREFIX
 from migrations_cli.quick_answers import quick_answer
-from migrations_cli.settings import load_settings
+from migrations_cli.settings import DISABLE_FLAG, DISABLE_FLAG_PREFIX, load_settings
 from migrations_cli.url_secrets import url_passwords
 
 PROG_NAME = "migrate"
@@ -114,19 +112,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets = settings.secrets() | {
         password for arg in args if "://" in arg for password in url_passwords(arg)
     }
-    with output.redacted_output(secrets), _alembic_logging(options.verbose):
+    with output.redacted_output(secrets):
         answered = quick_answer(args, settings)
         if answered is not None:
             return answered
         from migrations_cli.app import run_app
 
-        return run_app(args, settings, options)
+        with _alembic_logging(options.verbose):
+            return run_app(args, settings, options)
 
 
 @contextmanager
 def _alembic_logging(verbose: bool) -> Iterator[None]:
     """Alembic logs each step at INFO: show that with --verbose, otherwise warnings only,
     on this run's stderr; the logger is left as it was found (main() may run in-process)."""
+    import logging
+
     logger = logging.getLogger("alembic")
     handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
     handler = logging.StreamHandler(sys.stderr)

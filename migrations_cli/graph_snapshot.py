@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrations_cli import __version__, cache_files
 from migrations_cli.revision_graph import RevisionRecord, all_revisions
-from migrations_cli.settings import ALEMBIC_INI, PYPROJECT
+from migrations_cli.settings import ALEMBIC_INI, ENTRY_POINT_GROUP, PYPROJECT
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 # The database states whose pending revisions are kept (the latest ones asked about).
 KEPT_STATES = 8
-# As migrations_cli.plugin_manager.ENTRY_POINT_GROUP (not imported: that brings pluggy).
-PLUGIN_ENTRY_POINT_GROUP = "migrations_cli"
 
 _STAT = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
@@ -94,7 +92,7 @@ def only_built_in_plugins(settings: Settings) -> bool:
     none: the condition for a snapshot to be saved or used."""
     if settings.plugins or settings.plugins_dir is not None or settings.disabled_plugins:
         return False
-    return not settings.plugin_autoload or not entry_points(group=PLUGIN_ENTRY_POINT_GROUP)
+    return not settings.plugin_autoload or not entry_points(group=ENTRY_POINT_GROUP)
 
 
 def snapshot_path(settings: Settings) -> Path:
@@ -177,19 +175,25 @@ def save_snapshot(snapshot: GraphSnapshot, settings: Settings) -> None:
 
 
 def read_snapshot(settings: Settings) -> GraphSnapshot | None:
-    """The saved snapshot, when it is still the graph of the files as they are now."""
+    """The saved snapshot, when it is still the graph of the files as they are now.
+
+    The document is a header line (versions, inputs, and the SHA-256 of the rest), then the
+    graph: a damaged or edited graph fails its sum instead of being trusted value by value.
+    """
     try:
         with snapshot_path(settings).open("rb") as file:
-            document = json.load(file)
+            header = json.loads(file.readline())
+            graph = file.read()
         if (
-            document["format"] != FORMAT_VERSION
-            or document["tool"] != __version__
-            or document["alembic"] != _alembic_version()
-            or document["inputs"]["config"] != _config_inputs(settings)
-            or not _files_unchanged(document["inputs"])
+            header["format"] != FORMAT_VERSION
+            or header["tool"] != __version__
+            or header["alembic"] != _alembic_version()
+            or header["inputs"]["config"] != _config_inputs(settings)
+            or hashlib.sha256(graph).hexdigest() != header["graph_sha256"]
+            or not _files_unchanged(header["inputs"])
         ):
             return None
-        return _snapshot(document)
+        return _snapshot(json.loads(graph), header["inputs"])
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return None
 
@@ -238,83 +242,34 @@ def _alembic_version() -> str | None:
         return None
 
 
-def _document(snapshot: GraphSnapshot) -> dict[str, Any]:
-    return {
+def _document(snapshot: GraphSnapshot) -> bytes:
+    graph = json.dumps(
+        {
+            "heads": snapshot.heads,
+            "resolved_heads": snapshot.resolved_heads,
+            "pending": snapshot.pending,
+            "sums": snapshot.file_sums,
+            "revisions": snapshot.revisions,
+        },
+        separators=(",", ":"),
+    ).encode()
+    header = {
         "format": FORMAT_VERSION,
         "tool": __version__,
         "alembic": _alembic_version(),
         "inputs": snapshot.inputs,
-        "heads": list(snapshot.heads),
-        "resolved_heads": snapshot.resolved_heads,
-        "pending": {key: list(ids) for key, ids in snapshot.pending.items()},
-        "sums": snapshot.file_sums,
-        "revisions": [_stored(record) for record in snapshot.revisions],
+        "graph_sha256": hashlib.sha256(graph).hexdigest(),
     }
+    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + graph
 
 
-def _stored(record: RevisionRecord) -> list[Any]:
-    return [
-        record.revision,
-        record.doc,
-        record.longdoc,
-        record.down_revision,
-        record.dependencies,
-        sorted(record.nextrev),
-        sorted(record.branch_labels),
-        record.is_head,
-        record.is_effective_head,
-        record.is_branch_point,
-        record.is_merge_point,
-        record.path,
-    ]
-
-
-def _snapshot(document: dict[str, Any]) -> GraphSnapshot:
-    """The snapshot a document holds, every value checked (ValueError when one is off)."""
-    revisions = tuple(_record(item) for item in document["revisions"])
-    heads = _ids(document["heads"])
-    pending = {_text(key): _ids(ids) for key, ids in document["pending"].items()}
-    sums = {_text(revision): _text(sum_) for revision, sum_ in document["sums"].items()}
-    resolved = document["resolved_heads"]
-    known = {record.revision for record in revisions}
-    if type(resolved) is not int or not known.issuperset(heads) or known != sums.keys():
-        raise ValueError("not a graph snapshot")
-    return GraphSnapshot(revisions, heads, resolved, pending, document["inputs"], sums)
-
-
-def _record(item: list[Any]) -> RevisionRecord:
-    (revision, doc, longdoc, down, dependencies, nextrev, labels, *flags, path) = item
-    if len(flags) != 4 or not all(type(flag) is bool for flag in flags):
-        raise ValueError("not a revision record")
-    head, effective_head, branch_point, merge_point = flags
-    return RevisionRecord(
-        revision=_text(revision),
-        doc=_text(doc),
-        longdoc=_text(longdoc),
-        down_revision=_revisions(down),
-        dependencies=_revisions(dependencies),
-        nextrev=frozenset(_ids(nextrev)),
-        branch_labels=frozenset(_ids(labels)),
-        is_head=head,
-        is_effective_head=effective_head,
-        is_branch_point=branch_point,
-        is_merge_point=merge_point,
-        path=_text(path),
+def _snapshot(graph: dict[str, Any], inputs: dict[str, Any]) -> GraphSnapshot:
+    """The snapshot of a graph document whose sum matched (so written by `_document`)."""
+    return GraphSnapshot(
+        revisions=tuple(map(RevisionRecord._make, graph["revisions"])),
+        heads=tuple(graph["heads"]),
+        resolved_heads=graph["resolved_heads"],
+        pending={key: tuple(ids) for key, ids in graph["pending"].items()},
+        inputs=inputs,
+        file_sums=graph["sums"],
     )
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("not a text")
-    return value
-
-
-def _ids(values: Any) -> tuple[str, ...]:
-    if not isinstance(values, list):
-        raise ValueError("not a list")
-    return tuple(_text(value) for value in values)
-
-
-def _revisions(value: Any) -> str | tuple[str, ...] | None:
-    """down_revision or depends_on as Alembic keeps them: None, one id, or several."""
-    return value if value is None else _text(value) if isinstance(value, str) else _ids(value)

@@ -24,6 +24,7 @@ import pluggy
 
 from migrations_cli import hookspecs
 from migrations_cli.errors import PluginError, first_line, traceback_frames
+from migrations_cli.settings import DISABLE_FLAG, DISABLE_FLAG_PREFIX, ENTRY_POINT_GROUP
 
 if TYPE_CHECKING:
     import typer
@@ -31,10 +32,7 @@ if TYPE_CHECKING:
 
     from migrations_cli.settings import Settings
 
-ENTRY_POINT_GROUP = "migrations_cli"
-# What can disable a plugin, as `migrate plugins` and the warnings name it.
-DISABLE_FLAG = "-p"
-DISABLE_FLAG_PREFIX = "no:"
+# What can disable a plugin, as `migrate plugins` and the warnings name it (and DISABLE_FLAG).
 DISABLE_SETTING = "MIGRATIONS_DISABLE_PLUGINS"
 AUTOLOAD_SETTING = "MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD"
 # Modules of MIGRATIONS_PLUGINS_DIR are imported under this prefix, in our own namespace, so

@@ -269,7 +269,10 @@ class CachedLoading:
     def _write(self) -> None:
         self._checked_ns()
         if self.pending is not None:
-            self.pending.commit(cache_document(self.fresh.values()), self.cache_path)
+            document = cache_document(self.fresh.values())
+            self.pending.commit(
+                json.dumps(document, separators=(",", ":")).encode(), self.cache_path
+            )
 
 
 def _real_path(path: Path, real_folders: dict[str, str]) -> tuple[str, os.stat_result | None]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Set
+    from collections.abc import Iterable
 
     from alembic.script import Script, ScriptDirectory
 
@@ -40,9 +39,9 @@ class RevisionLike(Protocol):
     @property
     def dependencies(self) -> str | Sequence[str] | None: ...
     @property
-    def nextrev(self) -> Set[str]: ...
+    def nextrev(self) -> Collection[str]: ...
     @property
-    def branch_labels(self) -> Set[str]: ...
+    def branch_labels(self) -> Collection[str]: ...
     @property
     def is_head(self) -> bool: ...
     @property
@@ -53,18 +52,17 @@ class RevisionLike(Protocol):
     def path(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class RevisionRecord:
-    """A revision's values as Alembic's `Script` gave them, in plain types that can be
-    saved and read back without Alembic."""
+class RevisionRecord(NamedTuple):
+    """A revision's values as Alembic's `Script` gave them, in plain types that are saved
+    as a JSON list and read back without Alembic."""
 
     revision: str
     doc: str
     longdoc: str
-    down_revision: str | tuple[str, ...] | None
-    dependencies: str | tuple[str, ...] | None
-    nextrev: frozenset[str]
-    branch_labels: frozenset[str]
+    down_revision: str | Sequence[str] | None
+    dependencies: str | Sequence[str] | None
+    nextrev: Collection[str]
+    branch_labels: Collection[str]
     is_head: bool
     is_effective_head: bool
     is_branch_point: bool
@@ -79,8 +77,8 @@ class RevisionRecord:
             longdoc=script.longdoc,
             down_revision=_as_stored(script.down_revision),
             dependencies=_as_stored(script.dependencies),
-            nextrev=frozenset(script.nextrev),
-            branch_labels=frozenset(script.branch_labels),
+            nextrev=sorted(script.nextrev),
+            branch_labels=sorted(script.branch_labels),
             is_head=script.is_head,
             is_effective_head=is_effective_head(script),
             is_branch_point=script.is_branch_point,
@@ -89,8 +87,8 @@ class RevisionRecord:
         )
 
 
-def _as_stored(revisions: str | Sequence[str] | None) -> str | tuple[str, ...] | None:
-    return revisions if revisions is None or isinstance(revisions, str) else tuple(revisions)
+def _as_stored(revisions: str | Sequence[str] | None) -> str | list[str] | None:
+    return revisions if revisions is None or isinstance(revisions, str) else list(revisions)
 
 
 def walk(

@@ -20,6 +20,11 @@ DEFAULT_MIGRATIONS_DIR = "alembic"
 PRODUCTION_NAMES = frozenset({"production", "prod"})
 ALEMBIC_INI = "alembic.ini"
 PYPROJECT = "pyproject.toml"
+# Where plugins come from and how one is turned off on the command line (-p no:NAME): read
+# here, before any plugin loads, and by migrations_cli.plugin_manager.
+ENTRY_POINT_GROUP = "migrations_cli"
+DISABLE_FLAG = "-p"
+DISABLE_FLAG_PREFIX = "no:"
 
 _METADATA_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
