@@ -87,7 +87,8 @@ def graph_state(context: MigrationsContext) -> tuple[DatabaseState, GraphSnapsho
     state = state_in_graph(context.graph, current)
     if state is not None:
         return state, context.graph
-    graph = context.taken_graph  # the walk below must be over the very map it came from
+    # The walk below must be over the very map the graph came from.
+    graph = context.taken_graph.keeping_states_of(context.graph)
     known = tuple(revision for revision in current if revision in graph.by_id)
     applied = applied_revisions(context.script, known)
     graph = context.remember(

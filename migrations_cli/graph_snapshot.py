@@ -77,6 +77,13 @@ class GraphSnapshot:
         """The revisions a database at `current` has not applied, when known."""
         return self.pending.get(_state_key(current))
 
+    def keeping_states_of(self, other: GraphSnapshot) -> GraphSnapshot:
+        """This graph with the database states `other` remembers, when it is the same
+        graph."""
+        if (other.revisions, other.heads) != (self.revisions, self.heads):
+            return self
+        return replace(self, pending={**other.pending, **self.pending})
+
     def with_pending(self, current: tuple[str, ...], pending: tuple[str, ...]) -> GraphSnapshot:
         kept = {key: ids for key, ids in self.pending.items() if key != _state_key(current)}
         recent = dict(list(kept.items())[-(KEPT_STATES - 1) :])

@@ -58,19 +58,27 @@ def imported(monkeypatch, project):
 
 
 @pytest.fixture
-def alembic_answers(migrate, monkeypatch):
-    """The same commands over Alembic's own ScriptDirectory: the cache taken out."""
+def alembic_command(migrate, monkeypatch):
+    """Run one command over Alembic's own ScriptDirectory: the revision cache, the saved
+    graph snapshot and the quick answers taken out."""
 
     def plain(config, cache_dir):
         return ScriptDirectory.from_config(config), None
 
-    def run(*extra):
+    def run(*args):
         with monkeypatch.context() as patch:
             patch.setattr(revision_cache, "load_cached", plain)
+            patch.setattr(graph_snapshot, "read_snapshot", lambda settings: None)
             patch.setattr(cli, "quick_answer", lambda args, settings: None)
-            return answers(migrate, *extra)
+            return migrate(*args)
 
     return run
+
+
+@pytest.fixture
+def alembic_answers(alembic_command):
+    """The same commands over Alembic's own ScriptDirectory (`alembic_command`)."""
+    return lambda *extra: answers(alembic_command, *extra)
 
 
 def answers(migrate, *extra):
