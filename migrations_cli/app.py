@@ -96,6 +96,8 @@ def build_app(manager: MigrationsPluginManager) -> typer.Typer:
 
 
 def run_app(args: list[str], settings: Settings, options: GlobalOptions) -> int:
+    """Run the command line through the plugins' commands; returns the exit code. The one
+    error boundary of a command: an error is one line (a traceback only with --verbose)."""
     make_project_importable(settings)
     try:
         manager = build_plugin_manager(settings, disable=options.disabled_plugins)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from migrations_cli import output
-from migrations_cli.errors import MigrationsError
+from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.quick_answers import quick_answer
 from migrations_cli.settings import DISABLE_FLAG, DISABLE_FLAG_PREFIX, load_settings
 from migrations_cli.url_secrets import url_passwords
@@ -113,7 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         password for arg in args if "://" in arg for password in url_passwords(arg)
     }
     with output.redacted_output(secrets):
-        answered = quick_answer(args, settings)
+        try:
+            answered = quick_answer(args, settings)
+        except Exception as error:  # the quick path's error boundary, as run_app's
+            output.error(describe(error))
+            return 1
         if answered is not None:
             return answered
         from migrations_cli.app import run_app
