@@ -154,9 +154,12 @@ def _run_online(
         # Read under the lock: a process that waited sees what the one before it applied.
         run.previous = run.current = _database_heads(migration_context)
         # (before the first revision's transaction begins; also at the target, so that a
-        # database migrated before checksums existed gets them on its next upgrade)
+        # database migrated before checksums existed gets them on its next upgrade, and
+        # edited migrations are warned about on the migration's own connection)
         if run.direction == "upgrade":
-            checksums.prepare(connection, _applied(context, run.previous), commit=bool(lock))
+            checksums.prepare(
+                connection, run.previous, _applied(context, run.previous), commit=bool(lock)
+            )
         call_hook(
             hook.before_migrate,
             config=config,
@@ -300,12 +303,13 @@ def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., N
         ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
     ) -> None:
         run.check_lock()  # (this revision's transaction is still open: it rolls back)
+        script = step.up_revision  # (a look-up in the revision map: once)
         if not step.is_stamp and step.up_revision_id and ctx.connection is not None:
             # In the revision's transaction: the row commits or rolls back with its version.
-            checksums.applied(ctx.connection, step.up_revision_id, step.is_upgrade)
+            checksums.applied(ctx.connection, step.up_revision_id, step.is_upgrade, script)
         run.record(
             step.up_revision_id or "",
-            getattr(step.up_revision, "doc", None),
+            getattr(script, "doc", None),
             tuple(sorted(heads)),
         )
 

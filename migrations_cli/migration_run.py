@@ -237,6 +237,10 @@ def _run_with_own_environment(
     config = context.alembic_config
     database = context.database
     hook = context.plugin_manager.hook
+    if direction == "upgrade":  # (that env.py neither records checksums nor warns)
+        from migrations_cli.checksums import warn_about_checksums
+
+        warn_about_checksums(context)
     run = MigrationRun(direction, target)
     engine = create_engine(database)
     try:

@@ -9,7 +9,6 @@ import typer
 
 from migrations_cli import output
 from migrations_cli.arguments import complete_revision
-from migrations_cli.checksums import warn_about_checksums
 from migrations_cli.context import get_context
 from migrations_cli.dry_run import DryRunOption, report_dry_run
 from migrations_cli.hookspecs import hookimpl
@@ -47,7 +46,8 @@ def upgrade(
                 "give FROM:TO (e.g. abc123:head) to start elsewhere."
             )
         return
-    warn_about_checksums(context)  # (a warning only: the upgrade goes ahead)
+    # Edited applied migrations are warned about (never refused) by the run itself, on its
+    # own connection: no connection of its own beforehand.
     run = run_migration(context, "upgrade", revision)
     output.result(run.summary())
 

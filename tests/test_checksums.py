@@ -245,3 +245,104 @@ def test_console_script_checksums(project, migrate, migrate_console):
         f"ok        {EMAIL}  Add email",
     ]
     assert "applied migration edited since it was applied" in result.stderr
+
+
+def test_a_row_left_behind_is_replaced_when_its_revision_is_applied_again(
+    project, migrate, database_url
+):
+    """A stamp (or plain alembic's downgrade) leaves the row of a revision no longer applied:
+    applying the revision again records its file as it is now, in one statement."""
+    from sqlalchemy import create_engine, text
+
+    at_head(project, migrate, database_url)
+    assert migrate("stamp", "--purge", USERS).exit_code == 0
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE notes"))
+            connection.execute(
+                text(f"UPDATE {CHECKSUM_TABLE} SET code_sha256 = :x, text_sha256 = :x"),
+                {"x": "0" * 64},
+            )
+    finally:
+        engine.dispose()
+    edited = EMAIL_SOURCE.replace("def upgrade():\n", "# reviewed\ndef upgrade():\n")
+    project.write(EMAIL_FILE, edited)
+
+    upgrade = migrate("upgrade")
+    assert upgrade.exit_code == 0, upgrade.output
+    assert "cannot record" not in upgrade.stderr
+    rows = recorded_rows(database_url)
+    assert rows[EMAIL] != ("0" * 64, "0" * 64)  # replaced
+    assert rows[USERS] == ("0" * 64, "0" * 64)  # applied before: left as recorded
+    checked = migrate("checksums")
+    assert f"ok        {EMAIL}  Add email" in checked.stdout.splitlines()
+
+
+def test_a_checksum_table_that_cannot_be_written_is_a_warning_not_a_failure(
+    project, migrate, database_url
+):
+    """The first write of a run goes in a savepoint: a table that refuses it stops recording
+    with a warning, and every migration still runs and commits."""
+    from conftest import versions_in
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:  # a table of that name, but not ours
+            connection.execute(
+                text(
+                    f"CREATE TABLE {CHECKSUM_TABLE} (revision VARCHAR(255) PRIMARY KEY, "
+                    "code_sha256 CHAR(64), text_sha256 CHAR(64), applied_at TIMESTAMP NULL, "
+                    "owner VARCHAR(20) NOT NULL)"
+                )
+            )
+    finally:
+        engine.dispose()
+    project.write_env(DATABASE_URL=database_url)
+    project.write(USERS_FILE, USERS_SOURCE)
+    project.write(EMAIL_FILE, EMAIL_SOURCE)
+
+    upgrade = migrate("upgrade")
+    assert upgrade.exit_code == 0, upgrade.output
+    assert upgrade.stderr.count(f"cannot record migration checksums in {CHECKSUM_TABLE}") == 1
+    assert versions_in(database_url) == {EMAIL}
+    assert recorded_rows(database_url) == {}
+
+
+# Sources whose code sum Python 3.11's C tokenizer must give exactly as `tokenize` does.
+TOKENIZER_CASES = [
+    b"",
+    b"# only a comment",
+    b"x = 1",
+    b"x = 1  # no newline at the end",
+    b"def f():\n    x = 1\n# dedented comment\ny = 2",
+    b"def f():\n\tx = (1,\n  2)\n\n\n",
+    b"x = 1 \\\n + 2\n",
+    b"\x0cx = 1\n",
+    b"if x:\r\n    pass\r\n",
+    b"\xef\xbb\xbfx = 1\n",
+    b"# -*- coding: latin-1 -*-\ns = '\xe9'\n",
+    b"s = f'{x!r:>{w}}' rb'\\d'\n",
+    b"x = '''a\n# not a comment\nb'''\n",
+    b"x = $\n",  # tokenize: error tokens
+    b"x = 'unterminated\n",
+    "caf\u00e9 = 1\nx\U000e0100 = 2\n".encode(),  # non-ASCII identifiers
+    b"async def f() -> None:\n    await x; y := 1\n",
+    EMAIL_SOURCE.encode(),
+    USERS_SOURCE.encode(),
+]
+
+
+def test_the_fast_code_sum_is_the_one_tokenize_gives(monkeypatch):
+    import sys
+
+    import pytest
+
+    from migrations_cli import checksums
+
+    if checksums._C_TOKENIZER is None:
+        pytest.skip(f"no C tokenizer fast path on Python {sys.version_info[:2]}")
+    fast = [checksums._code_checksum(source) for source in TOKENIZER_CASES]
+    monkeypatch.setattr(checksums, "_C_TOKENIZER", None)
+    assert fast == [checksums._code_checksum(source) for source in TOKENIZER_CASES]
