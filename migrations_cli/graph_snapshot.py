@@ -130,38 +130,33 @@ def pinned(
         return snapshot
     if len({entry.revision for entry in entries.values()}) != len(entries):
         return snapshot  # a revision defined twice: Alembic warns, which a snapshot would not
+    from migrations_cli.revision_cache import real_path
+
     listings: dict[str, list[str] | None] = {}
     files: dict[str, _STAT] = {}
     sums = {entry.revision: entry.sha256 for entry in entries.values()}
+    seen: set[str] = set()  # by real path, as the loading names the files it listed
+    real_folders: dict[str, str] = {}
     for location in map(os.fspath, script._version_locations):
         names = _file_names(location)
         listings[location] = names
         for name in names or ():
             path = os.path.join(location, name)
-            entry = entries.pop(os.path.realpath(path), None)
+            real, stat = real_path(path, real_folders)
+            seen.add(real)
+            entry = entries.pop(real, None)
             if entry is None:
                 continue  # a file Alembic skips by its name (not .py, __init__.py)
-            stat = _stat(path)
-            if stat != (entry.size, entry.mtime_ns, entry.ctime_ns, entry.inode):
+            if stat is None or not entry.same_stat(stat):
                 return snapshot  # changed since the map was built
-            files[path] = stat
-    if entries or listings_seen(listings) != loading.listed:
+            files[path] = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    if entries or seen != loading.listed:
         return snapshot  # a file came or went since the map was built
     return replace(
         snapshot,
         inputs={"config": _config_inputs(settings), "listings": listings, "files": files},
         file_sums=sums,
     )
-
-
-def listings_seen(listings: dict[str, list[str] | None]) -> set[str]:
-    """Every file the listings name, by real path, as the revision cache's loading names
-    them."""
-    return {
-        os.path.realpath(os.path.join(location, name))
-        for location, names in listings.items()
-        for name in names or ()
-    }
 
 
 def save_snapshot(snapshot: GraphSnapshot, settings: Settings) -> None:

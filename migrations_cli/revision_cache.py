@@ -201,21 +201,19 @@ class CachedLoading:
 
     def _listed_scripts(self) -> Iterator[Script]:
         directory = self.script_directory
-        seen = set()
         real_folders: dict[str, str] = {}
         for versions in [path for path in directory._version_locations if os.path.exists(path)]:
             for file_path in Script._list_py_dir(directory, versions):
-                real_path, stat = _real_path(file_path, real_folders)
-                self.listed.add(real_path)
-                if real_path in seen:
+                real, stat = real_path(file_path, real_folders)
+                if real in self.listed:
                     self.unpinned = True
                     util.warn(
-                        f"File {real_path} loaded twice! ignoring. "
+                        f"File {real} loaded twice! ignoring. "
                         "Please ensure version_locations is unique."
                     )
                     continue
-                seen.add(real_path)
-                script = self._script(real_path, stat)
+                self.listed.add(real)
+                script = self._script(real, stat)
                 if script is not None:
                     yield script
 
@@ -275,7 +273,7 @@ class CachedLoading:
             )
 
 
-def _real_path(path: Path, real_folders: dict[str, str]) -> tuple[str, os.stat_result | None]:
+def real_path(path: str | Path, real_folders: dict[str, str]) -> tuple[str, os.stat_result | None]:
     """`path.resolve()`, as Alembic names a file, and the file's stat (None when it cannot
     be read): one system call for a file that is not a symbolic link, not one per folder."""
     name = os.fspath(path)
