@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from migrations_cli.checksums import CHECKSUM_TABLE
 from migrations_cli.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
 from migrations_cli.settings import Settings
 
@@ -40,10 +41,8 @@ _GLOBAL_FLAGS = frozenset({"--verbose", "-v"})
 _GLOBAL_VALUED = ("--env-file", "--database-url")
 # A SQLite file as settings.py leaves DATABASE_URL: an absolute path, no query.
 _SQLITE_FILE = re.compile(r"^sqlite(?:\+pysqlite)?:///(/[^?#]+)$")
-# As Alembic names them (alembic.runtime.migration's default version table) and as
-# migrations_cli.checksums names its table.
+# Alembic's default version table, which the commands read too (migrations_cli.database).
 VERSION_TABLE = "alembic_version"
-CHECKSUM_TABLE = "migrations_cli_checksums"
 
 
 def quick_answer(args: Sequence[str], settings: Settings) -> int | None:
@@ -97,9 +96,10 @@ def _quick_command(args: Sequence[str]) -> tuple[str, frozenset[str]] | None:
 
 
 def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | None] | None:
-    """From a SQLite file, read-only: the version table's revisions in Alembic's order, and
-    the recorded text sums by revision (None without a checksum table); None when
-    DATABASE_URL is not a SQLite file that can be read here."""
+    """From a SQLite file, read-only: the version table's revisions, sorted as
+    migrations_cli.database reads them, and the recorded text sums by revision (None
+    without a checksum table); None when DATABASE_URL is not a SQLite file that can be
+    read here."""
     database = _sqlite_file(settings)
     if database is None:
         return None
@@ -111,7 +111,7 @@ def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | 
     except (sqlite3.Error, ValueError):
         return None
     return (
-        tuple(current) if current is not None else (),
+        tuple(sorted(current or ())),
         dict(sums) if sums is not None else None,
     )
 

@@ -358,6 +358,20 @@ def test_an_unknown_revision_in_the_version_table(project, same, run):
         assert "deadbeef0000, which no migration file defines" in run(command)[0][2]
 
 
+def test_several_database_heads_in_any_table_order(project, same, run):
+    """A database on two branches lists them as the command does (sorted), whatever order
+    the version table keeps its rows in."""
+    history_of(project, **HISTORIES["branches and merges"])
+    warm(same)
+    (_, heads_output, _), _ = run("heads", "--json")
+    heads = sorted(head["revision"] for head in json.loads(heads_output)["heads"])
+    assert len(heads) > 1
+    set_database(project, *reversed(heads))
+
+    same(("current",), ("current", "--json"), ("status",), ("status", "--json"))
+    same(("current",), ("current", "--json"), ("status",), quick=True)
+
+
 # -- 5. the snapshot's own state ------------------------------------------------------------------
 
 
