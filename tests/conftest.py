@@ -29,6 +29,12 @@ SERVER_URL_VARIABLES = {
 }
 REQUIRE_SERVERS_VARIABLE = "MIGRATIONS_TEST_REQUIRE_SERVERS"
 
+# Tests rewrite revision files within the same second and size, which Python's bytecode
+# check (mtime and size) cannot tell apart: no .pyc is written, here or in the processes
+# the tests start, whatever the environment running the suite says.
+sys.dont_write_bytecode = True
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+
 
 MODELS_V1 = """
 from sqlalchemy import Column, Integer, MetaData, String, Table
