@@ -85,10 +85,8 @@ class MigrationsContext:
 
         snapshot = take_snapshot(self.script)
         if self.snapshots_allowed:
-            snapshot = self.remember(
-                pinned(snapshot, self.script, self.revision_loading, self.settings)
-            )
-        return snapshot
+            snapshot = pinned(snapshot, self.script, self.revision_loading, self.settings)
+        return self.remember(snapshot)
 
     def remember(self, snapshot: GraphSnapshot) -> GraphSnapshot:
         """Save `snapshot` for the next command (when its inputs are pinned)."""

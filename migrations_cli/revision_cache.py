@@ -59,17 +59,12 @@ _DYNAMIC = frozenset(("globals", "locals", "vars", "exec", "eval", "setattr", "d
 Value = str | list[str] | None
 
 
-def cached_script_directory(config: Config, cache_dir: Path) -> ScriptDirectory:
-    """Alembic's ScriptDirectory for `config`, its revision map loaded through the cache in
-    `cache_dir`. For reading only: a cached file's `Script.module` holds just its identity
-    (anything else loads the real module on first use)."""
-    return load_cached(config, cache_dir)[0]
-
-
 def load_cached(config: Config, cache_dir: Path) -> tuple[ScriptDirectory, CachedLoading | None]:
-    """`cached_script_directory`, and its loading (None when Alembic loads every file: .pyc
-    revisions, or an Alembic without the loading steps used here), which tells once the map
-    is built whether every file came from a cache entry."""
+    """Alembic's ScriptDirectory for `config`, its revision map loaded through the cache in
+    `cache_dir`, and that loading (None when Alembic loads every file: .pyc revisions, or an
+    Alembic without the loading steps used here), which tells once the map is built whether
+    every file came from a cache entry. For reading only: a cached file's `Script.module`
+    holds just its identity (anything else loads the real module on first use)."""
     script = ScriptDirectory.from_config(config)
     if script.sourceless or not all(
         hasattr(Script, step) for step in ("_list_py_dir", "_from_path")

@@ -589,9 +589,8 @@ def test_a_cached_modules_other_attributes_come_from_the_file(project, migrate, 
     config = Config()
     config.set_main_option("script_location", str(project.root / "alembic"))
     imported.clear()
-    script = revision_cache.cached_script_directory(
-        config, project.root / cache_files.CACHE_DIR
-    ).get_revision(revisions[1].revision)
+    script_directory, _ = revision_cache.load_cached(config, project.root / cache_files.CACHE_DIR)
+    script = script_directory.get_revision(revisions[1].revision)
 
     assert script.doc == revisions[1].message
     assert imported == []
