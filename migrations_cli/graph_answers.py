@@ -12,9 +12,8 @@ from migrations_cli import output
 from migrations_cli.database_state import APPLIED, PENDING, UNKNOWN, unknown_revision_advice
 from migrations_cli.revision_graph import (
     NO_REVISIONS,
-    RevisionLike,
+    RevisionRecord,
     created,
-    is_effective_head,
     labelled,
     listed_document,
     one_line,
@@ -52,17 +51,17 @@ def print_heads(graph: GraphSnapshot, json_output: bool) -> None:
         )
 
 
-def _head_document(revision: RevisionLike) -> dict[str, Any]:
+def _head_document(revision: RevisionRecord) -> dict[str, Any]:
     return {
         "revision": revision.revision,
         "message": revision.doc,
         "branch_labels": sorted(revision.branch_labels),
-        "effective_head": is_effective_head(revision),
+        "effective_head": revision.is_effective_head,
     }
 
 
 def print_history(
-    found: Sequence[RevisionLike], rev_range: str | None, verbose: bool, json_output: bool
+    found: Sequence[RevisionRecord], rev_range: str | None, verbose: bool, json_output: bool
 ) -> None:
     """The revisions `found` (oldest first) as a table, or as a document."""
     if json_output:
@@ -75,7 +74,7 @@ def print_history(
         output.result(line)
 
 
-def _history_table(found: Sequence[RevisionLike], verbose: bool) -> list[str]:
+def _history_table(found: Sequence[RevisionRecord], verbose: bool) -> list[str]:
     if not verbose:
         return output.table(
             ("revision", "message"), ((labelled(revision), revision.doc) for revision in found)
@@ -147,7 +146,7 @@ def print_status(state: DatabaseState, graph: GraphSnapshot, json_output: bool) 
 def _status_document(
     state: DatabaseState,
     heads: tuple[str, ...],
-    revisions: Sequence[RevisionLike],
+    revisions: Sequence[RevisionRecord],
     states: Mapping[str, str],
     pending: int,
 ) -> dict[str, Any]:
@@ -171,7 +170,7 @@ def _status_document(
 def _print_status_report(
     state: DatabaseState,
     heads: tuple[str, ...],
-    revisions: Sequence[RevisionLike],
+    revisions: Sequence[RevisionRecord],
     states: Mapping[str, str],
     pending: int,
 ) -> None:

@@ -2,8 +2,8 @@
 prints it, and one way to describe a revision (markers, date, one line, JSON), so `history`,
 `show`, `heads`, `current`, `status` and `branches` all show a revision alike.
 
-The descriptions take any `RevisionLike`: Alembic's `Script`, or a `RevisionRecord` of the
-graph snapshot (migrations_cli.graph_snapshot), which carries the same values.
+The descriptions take a `RevisionRecord`: what Alembic's `Script` says of a revision, in
+plain values, as the graph snapshot (migrations_cli.graph_snapshot) also keeps them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -23,33 +23,6 @@ if TYPE_CHECKING:
 NO_REVISIONS = "No revisions yet: create the first with `migrate create MESSAGE`."
 # Alembic's template writes this line into each revision's docstring; there is no attribute.
 _CREATE_DATE = re.compile(r"^Create Date:\s*(\S.*?)\s*$", re.MULTILINE)
-
-
-class RevisionLike(Protocol):
-    """What the descriptions read of a revision: the attributes of Alembic's `Script`."""
-
-    @property
-    def revision(self) -> str: ...
-    @property
-    def doc(self) -> str: ...
-    @property
-    def longdoc(self) -> str: ...
-    @property
-    def down_revision(self) -> str | Sequence[str] | None: ...
-    @property
-    def dependencies(self) -> str | Sequence[str] | None: ...
-    @property
-    def nextrev(self) -> Collection[str]: ...
-    @property
-    def branch_labels(self) -> Collection[str]: ...
-    @property
-    def is_head(self) -> bool: ...
-    @property
-    def is_branch_point(self) -> bool: ...
-    @property
-    def is_merge_point(self) -> bool: ...
-    @property
-    def path(self) -> str: ...
 
 
 class RevisionRecord(NamedTuple):
@@ -122,7 +95,7 @@ def _is_defined(script: ScriptDirectory, revision: str) -> bool:
         return False
 
 
-def labelled(script: RevisionLike, *, branches: bool = True) -> str:
+def labelled(script: RevisionRecord, *, branches: bool = True) -> str:
     """The id with its branch labels and tree markers: `ab12 (feature) (head)`."""
     text = script.revision
     if branches and script.branch_labels:
@@ -130,16 +103,14 @@ def labelled(script: RevisionLike, *, branches: bool = True) -> str:
     return text + "".join(f" ({marker})" for marker in _markers(script))
 
 
-def is_effective_head(script: RevisionLike) -> bool:
+def is_effective_head(script: Script) -> bool:
     """A head that only other revisions' depends_on name: `alembic heads` lists it marked
     "(effective head)" (Alembic's own test, `_is_real_head`, has no public name)."""
-    if isinstance(script, RevisionRecord):
-        return script.is_effective_head
     return script.is_head and not getattr(script, "_is_real_head", True)
 
 
-def _markers(script: RevisionLike) -> list[str]:
-    effective = is_effective_head(script)
+def _markers(script: RevisionRecord) -> list[str]:
+    effective = script.is_effective_head
     return [
         name
         for name, present in (
@@ -152,21 +123,21 @@ def _markers(script: RevisionLike) -> list[str]:
     ]
 
 
-def one_line(script: RevisionLike) -> str:
+def one_line(script: RevisionRecord) -> str:
     """`id (labels) (head)  message`, as `migrate heads` prints a head."""
     labels = f" ({', '.join(sorted(script.branch_labels))})" if script.branch_labels else ""
     head = (
-        " (effective head)" if is_effective_head(script) else (" (head)" if script.is_head else "")
+        " (effective head)" if script.is_effective_head else (" (head)" if script.is_head else "")
     )
     return f"{script.revision}{labels}{head}  {script.doc}".rstrip()
 
 
-def parents(script: RevisionLike) -> list[str]:
+def parents(script: RevisionRecord) -> list[str]:
     """The revisions below this one: none for the first, several for a merge."""
     return _as_list(script.down_revision)
 
 
-def dependencies(script: RevisionLike) -> list[str]:
+def dependencies(script: RevisionRecord) -> list[str]:
     """The revisions named in `depends_on`."""
     return _as_list(script.dependencies)
 
@@ -178,7 +149,7 @@ def _as_list(revisions: str | Sequence[str] | None) -> list[str]:
     return [revisions] if isinstance(revisions, str) else list(revisions)
 
 
-def created(script: RevisionLike) -> datetime | None:
+def created(script: RevisionRecord) -> datetime | None:
     """The `Create Date:` Alembic's template writes in the docstring, if it is there."""
     match = _CREATE_DATE.search(script.longdoc)
     if not match:
@@ -195,7 +166,7 @@ def shown_path(path: str) -> str:
     return Path(path).as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
 
-def revision_document(script: RevisionLike) -> dict[str, Any]:
+def revision_document(script: RevisionRecord) -> dict[str, Any]:
     """One revision for --json: everything `show` prints, in plain types."""
     moment = created(script)
     return {
@@ -213,7 +184,7 @@ def revision_document(script: RevisionLike) -> dict[str, Any]:
     }
 
 
-def listed_document(script: RevisionLike) -> dict[str, Any]:
+def listed_document(script: RevisionRecord) -> dict[str, Any]:
     """A revision in a list for --json (a branch, the database's revision): id, message,
     and whether it is a head."""
     return {"revision": script.revision, "message": script.doc, "is_head": script.is_head}

@@ -10,18 +10,18 @@ from migrations_cli import output
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revision_graph import all_revisions, labelled, listed_document
+from migrations_cli.revision_graph import RevisionRecord, labelled, listed_document
 
 if TYPE_CHECKING:
-    from alembic.script import Script, ScriptDirectory
+    from migrations_cli.graph_snapshot import GraphSnapshot
 
 
 def branches(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the branch points (oldest first) and the revisions branching off each."""
-    script = get_context(ctx, read_only=True).script
-    points = [revision for revision in all_revisions(script) if revision.is_branch_point]
+    graph = get_context(ctx, read_only=True).graph
+    points = [revision for revision in graph.revisions if revision.is_branch_point]
     if json_output:
-        output.json_result({"branch_points": [_document(script, point) for point in points]})
+        output.json_result({"branch_points": [_document(graph, point) for point in points]})
         return
     if not points:
         output.info("No branch points: every revision has at most one child.")
@@ -30,23 +30,23 @@ def branches(ctx: typer.Context, json_output: JsonOption = False) -> None:
         if index:
             output.result("")
         output.result(_line(point))
-        for child in _children(script, point):
+        for child in _children(graph, point):
             output.result(f"  -> {_line(child)}")
 
 
-def _line(revision: Script) -> str:
+def _line(revision: RevisionRecord) -> str:
     return f"{labelled(revision)}  {revision.doc}".rstrip()
 
 
-def _children(script: ScriptDirectory, point: Script) -> list[Script]:
-    return [script.get_revision(revision) for revision in sorted(point.nextrev)]
+def _children(graph: GraphSnapshot, point: RevisionRecord) -> list[RevisionRecord]:
+    return [graph.by_id[revision] for revision in sorted(point.nextrev)]
 
 
-def _document(script: ScriptDirectory, point: Script) -> dict[str, Any]:
+def _document(graph: GraphSnapshot, point: RevisionRecord) -> dict[str, Any]:
     return {
         "revision": point.revision,
         "message": point.doc,
-        "branches": [listed_document(child) for child in _children(script, point)],
+        "branches": [listed_document(child) for child in _children(graph, point)],
     }
 
 

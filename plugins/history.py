@@ -13,7 +13,7 @@ from migrations_cli.context import get_context
 from migrations_cli.database_state import CURRENT, known_current
 from migrations_cli.graph_answers import print_history
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revision_graph import RevisionLike, walk
+from migrations_cli.revision_graph import RevisionRecord, walk
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -51,7 +51,7 @@ def history(
 ) -> None:
     """Show the revisions, oldest first and newest last."""
     context = get_context(ctx, read_only=True)
-    found: Sequence[RevisionLike] = (
+    found: Sequence[RevisionRecord] = (
         context.graph.revisions
         if rev_range is None
         else _revisions_in_range(context, *_range_ends(rev_range))
@@ -71,9 +71,13 @@ def _range_ends(rev_range: str) -> tuple[str, str]:
     return lower or "base", upper or "heads"
 
 
-def _revisions_in_range(context: MigrationsContext, lower: str, upper: str) -> list[Script]:
+def _revisions_in_range(context: MigrationsContext, lower: str, upper: str) -> list[RevisionRecord]:
     """Alembic's walk from `lower` to `upper` inclusive, oldest first; `current` reads the
     database (an end at base: nothing below it, everything above it)."""
+    return [RevisionRecord.of(script) for script in _walk_range(context, lower, upper)]
+
+
+def _walk_range(context: MigrationsContext, lower: str, upper: str) -> list[Script]:
     if CURRENT in (lower, upper):
         current = known_current(context)
         if upper == CURRENT and not current:

@@ -14,6 +14,7 @@ from migrations_cli.database_state import CURRENT, known_current
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.revision_graph import (
+    RevisionRecord,
     created,
     dependencies,
     labelled,
@@ -40,7 +41,9 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Show one revision in detail: parents, branches, labels, date, path, docstring."""
-    found = _resolve(get_context(ctx, read_only=True), revision)
+    found = [
+        RevisionRecord.of(script) for script in _resolve(get_context(ctx, read_only=True), revision)
+    ]
     if json_output:
         output.json_result({"revisions": [revision_document(script) for script in found]})
         return
@@ -59,7 +62,7 @@ def _resolve(context: MigrationsContext, revision: str) -> tuple[Script, ...]:
     return found
 
 
-def _details(script: Script) -> str:
+def _details(script: RevisionRecord) -> str:
     fields = [
         ("Revision", labelled(script, branches=False)),
         ("Merges" if script.is_merge_point else "Parent", ", ".join(parents(script)) or "base"),
