@@ -18,7 +18,7 @@ saves a new snapshot. A missing, unreadable, corrupt or other-version snapshot i
 Which revisions a database at given heads has applied is Alembic's walk too: it is kept in
 the snapshot for the few database states last asked about (`pending_for`).
 
-Nothing here imports Alembic: taking a snapshot works on the objects the caller built.
+Reading a snapshot imports nothing of Alembic; taking one works on the map the caller built.
 """
 
 from __future__ import annotations
