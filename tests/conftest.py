@@ -49,6 +49,21 @@ MODELS_V2 = (
 Table("teams", metadata, Column("id", Integer, primary_key=True), Column("title", String(80)))
 """
 )
+# Revision bodies creating the tables of MODELS_V1 and the one MODELS_V2 adds.
+CREATE_USERS = """
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(50)),
+    )
+"""
+CREATE_TEAMS = """
+    op.create_table(
+        "teams",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("title", sa.String(80)),
+    )
+"""
 
 
 @dataclass(frozen=True)

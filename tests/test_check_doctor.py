@@ -6,28 +6,13 @@ import json
 import textwrap
 
 import pytest
-from conftest import MODELS_V1, MODELS_V2, versions_in
+from conftest import CREATE_TEAMS, CREATE_USERS, MODELS_V1, MODELS_V2, versions_in
 
 from migrations_cli.url_secrets import mask_url
 
 USERS = "aaaa00000001"
 TEAMS = "bbbb00000002"
 BRANCH = "cccc00000003"
-
-CREATE_USERS = """
-    op.create_table(
-        "users",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("name", sa.String(50)),
-    )
-"""
-CREATE_TEAMS = """
-    op.create_table(
-        "teams",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("title", sa.String(80)),
-    )
-"""
 
 # MODELS_V1 changed three ways: a new table, a new column, a longer column.
 MODELS_CHANGED = """

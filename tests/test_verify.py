@@ -10,7 +10,7 @@ import tempfile
 import textwrap
 
 import pytest
-from conftest import MODELS_V2, table_names, versions_in
+from conftest import CREATE_TEAMS, CREATE_USERS, MODELS_V2, table_names, versions_in
 
 USERS = "aaaa11111111"
 TEAMS = "bbbb22222222"
@@ -18,20 +18,6 @@ INDEX = "cccc33333333"
 OTHER = "dddd44444444"
 MERGE = "eeee55555555"
 
-CREATE_USERS = """
-    op.create_table(
-        "users",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("name", sa.String(50)),
-    )
-"""
-CREATE_TEAMS = """
-    op.create_table(
-        "teams",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("title", sa.String(80)),
-    )
-"""
 MODELS_INDEXED = (
     MODELS_V2
     + """
