@@ -15,6 +15,15 @@ CACHE_DIR = ".migrations-cache"
 SETTLE_NS = 3_000_000_000
 
 
+# What a file's stat says of it for the caches: size, mtime_ns, ctime_ns, inode.
+StatKey = tuple[int, int, int, int]
+
+
+def stat_key(stat: os.stat_result) -> StatKey:
+    """The parts of a stat that change whenever the file does (once it has settled)."""
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+
 def settled(mtime_ns: int, ctime_ns: int, checked_ns: int) -> bool:
     """Whether a file with these times had stopped changing when it was checked at
     `checked_ns` (the file system's clock), so that any later change shows in its stat."""

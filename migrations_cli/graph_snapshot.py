@@ -47,8 +47,6 @@ FORMAT_VERSION = 1
 # The database states whose pending revisions are kept (the latest ones asked about).
 KEPT_STATES = 8
 
-_STAT = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
-
 
 @dataclass(frozen=True)
 class GraphSnapshot:
@@ -133,7 +131,7 @@ def pinned(
     from migrations_cli.revision_cache import real_path
 
     listings: dict[str, list[str] | None] = {}
-    files: dict[str, _STAT] = {}
+    files: dict[str, cache_files.StatKey] = {}
     sums = {entry.revision: entry.sha256 for entry in entries.values()}
     seen: set[str] = set()  # by real path, as the loading names the files it listed
     real_folders: dict[str, str] = {}
@@ -149,7 +147,7 @@ def pinned(
                 continue  # a file Alembic skips by its name (not .py, __init__.py)
             if stat is None or not entry.same_stat(stat):
                 return snapshot  # changed since the map was built
-            files[path] = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+            files[path] = cache_files.stat_key(stat)
     if entries or seen != loading.listed:
         return snapshot  # a file came or went since the map was built
     return replace(
@@ -217,12 +215,11 @@ def _file_names(location: str) -> list[str] | None:
         return None
 
 
-def _stat(path: str) -> _STAT | None:
+def _stat(path: str) -> cache_files.StatKey | None:
     try:
-        stat = os.stat(path)
+        return cache_files.stat_key(os.stat(path))
     except OSError:
         return None
-    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 def _config_inputs(settings: Settings) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
 from migrations_cli.checksums import CHECKSUM_TABLE
@@ -106,28 +105,25 @@ def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | 
     try:
         uri = f"file:{quote(database.as_posix())}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as connection:
-            current = _column(connection, VERSION_TABLE, "version_num")
-            sums = _column(connection, CHECKSUM_TABLE, "revision, text_sha256")
+            versions = _rows(connection, VERSION_TABLE, "version_num")
+            sums = _rows(connection, CHECKSUM_TABLE, "revision, text_sha256")
     except (sqlite3.Error, ValueError):
         return None
-    return (
-        tuple(sorted(current or ())),
-        dict(sums) if sums is not None else None,
-    )
+    current = tuple(sorted(version for (version,) in versions or ()))
+    return current, ({revision: text for revision, text in sums} if sums is not None else None)
 
 
-def _column(connection: sqlite3.Connection, table: str, columns: str) -> list[Any] | None:
-    """The rows of `table` (in its order), as text; None when there is no such table."""
+def _rows(connection: sqlite3.Connection, table: str, columns: str) -> list[tuple[str, ...]] | None:
+    """The rows of `table`, every value text (else ValueError); None without the table."""
     found = connection.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).fetchone()
     if found is None:
         return None
-    rows = connection.execute(f"SELECT {columns} FROM {table}").fetchall()
-    values = [row[0] if len(row) == 1 else row for row in rows]
+    rows: list[tuple[str, ...]] = connection.execute(f"SELECT {columns} FROM {table}").fetchall()
     if not all(isinstance(value, str) for row in rows for value in row):
         raise ValueError("not text")
-    return values
+    return rows
 
 
 def _sqlite_file(settings: Settings) -> Path | None:

@@ -40,7 +40,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionMap
 
 from migrations_cli import __version__, cache_files
-from migrations_cli.cache_files import PendingWrite
+from migrations_cli.cache_files import PendingWrite, stat_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -101,7 +101,7 @@ class Entry:
     doc: str | None
 
     def same_stat(self, stat: os.stat_result) -> bool:
-        return (self.size, self.mtime_ns, self.ctime_ns, self.inode) == _stat_key(stat)
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode) == stat_key(stat)
 
     def settled(self) -> bool:
         """Changed long enough before it was checked that any later change shows in the
@@ -109,7 +109,7 @@ class Entry:
         return cache_files.settled(self.mtime_ns, self.ctime_ns, self.checked_ns)
 
     def restamped(self, stat: os.stat_result, checked_ns: int) -> Entry:
-        size, mtime_ns, ctime_ns, inode = _stat_key(stat)
+        size, mtime_ns, ctime_ns, inode = stat_key(stat)
         return replace(
             self,
             size=size,
@@ -121,10 +121,6 @@ class Entry:
 
     def script(self, path: str) -> Script:
         return Script(_IdentityModule(path, self), self.revision, path)
-
-
-def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
-    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 class _IdentityModule(types.ModuleType):
@@ -358,7 +354,7 @@ def learn_entry(
         getattr(module, name, None) != value for name, value in values.items()
     ):
         return None
-    size, mtime_ns, ctime_ns, inode = _stat_key(stat)
+    size, mtime_ns, ctime_ns, inode = stat_key(stat)
     return Entry(
         path=path,
         size=size,
