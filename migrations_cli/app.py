@@ -23,6 +23,7 @@ from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.plugin_manager import (
     MigrationsPluginManager,
     build_plugin_manager,
+    keep_only_command,
     register_all_commands,
 )
 from migrations_cli.settings import DISABLE_FLAG_PREFIX, Settings, make_project_importable
@@ -104,6 +105,8 @@ def run_app(args: list[str], settings: Settings, options: GlobalOptions) -> int:
         app = build_app(manager)
         for warning in manager.warnings:
             output.warn(warning)
+        if options.command is not None:
+            keep_only_command(app, options.command)
         command = typer.main.get_command(app)
         command.main(
             args=args,

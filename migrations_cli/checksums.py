@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
-import sys
-import token as tokens
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,10 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli import output
+from migrations_cli.code_sums import CodeSumMemo, FileChecksums, file_checksums
 from migrations_cli.errors import describe
 
 if TYPE_CHECKING:
-    from alembic.script import ScriptDirectory
+    from alembic.script import Script, ScriptDirectory
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection
 
@@ -43,20 +41,6 @@ OK, EDITED, COMMENT_ONLY, MISSING_FILE, UNRECORDED = (
 # States that mean the database may not match the files: warned about, and `checksums` exits 1.
 PROBLEMS = frozenset({EDITED, MISSING_FILE})
 REPAIR_ADVICE = "review them, then record the files as they are with `migrate checksums --repair`"
-# Token types that carry no code: comments, and line breaks inside brackets or blank lines.
-_SKIPPED_TOKENS = frozenset({"COMMENT", "NL", "ENCODING", "ENDMARKER"})
-# Token types whose text is layout only: the marker is kept, the width or line ending is not.
-_LAYOUT_TOKENS = frozenset({"INDENT", "DEDENT", "NEWLINE"})
-# f-strings (Python 3.12+) and t-strings (3.14+) arrive as several tokens: kept as their
-# source text, so a sum taken under one Python matches the same file's under another.
-_STRING_STARTS = frozenset({"FSTRING_START", "TSTRING_START"})
-_STRING_ENDS = frozenset({"FSTRING_END", "TSTRING_END"})
-
-
-@dataclass(frozen=True)
-class FileChecksums:
-    code: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -93,109 +77,6 @@ def checksum_table() -> Table:
 
 
 # sums ---------------------------------------------------------------------------------------
-
-
-def file_checksums(path: Path) -> FileChecksums:
-    """The sums of a revision file; a file that does not tokenize (not Python source, say)
-    has its text sum as its code sum."""
-    data = path.read_bytes()
-    text = hashlib.sha256(data).hexdigest()
-    try:
-        code = _code_checksum(data)
-    except (SyntaxError, ValueError, UnicodeDecodeError, IndentationError):
-        code = text
-    except Exception as error:  # tokenize.TokenError lives in tokenize: imported lazily
-        if type(error).__name__ != "TokenError":
-            raise
-        code = text
-    return FileChecksums(code=code, text=text)
-
-
-def _code_checksum(data: bytes) -> str:
-    import tokenize
-
-    text = data.decode(tokenize.detect_encoding(io.BytesIO(data).readline)[0])
-    fast = _code_checksum_c(text) if _C_TOKENIZER is not None else None
-    if fast is not None:
-        return fast
-    lines = text.splitlines(True)
-    digest = hashlib.sha256()
-    depth = 0
-    start: tuple[int, int] = (0, 0)
-    for token in tokenize.tokenize(io.BytesIO(data).readline):
-        kind = tokenize.tok_name[token.type]
-        if kind in _STRING_STARTS:
-            depth += 1
-            if depth == 1:
-                start = token.start
-            continue
-        if depth:
-            if kind in _STRING_ENDS:
-                depth -= 1
-                if not depth:
-                    digest.update(_source_between(lines, start, token.end).encode() + b"\0")
-            continue
-        if kind in _SKIPPED_TOKENS:
-            continue
-        part = f"<{kind}>" if kind in _LAYOUT_TOKENS else token.string
-        digest.update(part.encode() + b"\0")
-    return digest.hexdigest()
-
-
-def _c_tokenizer() -> Any:
-    """Python 3.11's C tokenizer, which its pure-Python `tokenize` does not use yet: the
-    same tokens (without comments and blank lines, which the code sum skips anyway) some
-    15 times faster. From 3.12 `tokenize` runs on it itself; 3.10 has none."""
-    if sys.version_info[:2] != (3, 11):
-        return None
-    try:
-        from _tokenize import TokenizerIter
-    except ImportError:
-        return None
-    return TokenizerIter
-
-
-_C_TOKENIZER = _c_tokenizer()
-_C_LAYOUT = {
-    tokens.NEWLINE: "<NEWLINE>",
-    tokens.INDENT: "<INDENT>",
-    tokens.DEDENT: "<DEDENT>",
-}
-# Real operators come with their exact type; a bare OP is a stray character.
-_C_REFUSED = frozenset({tokens.OP, tokens.ERRORTOKEN})
-
-
-def _code_checksum_c(text: str) -> str | None:
-    """The code sum by the C tokenizer, the same as by `tokenize`'s (tests compare them); None
-    when `tokenize` should decide: a character no operator starts (it makes error tokens of
-    it and the space before), or a non-ASCII identifier (the two read some apart)."""
-    parts: list[str] = []
-    append = parts.append
-    try:
-        for found in _C_TOKENIZER(text):  # (string, type, positions..., line)
-            kind = found[1]
-            if kind in _C_LAYOUT:
-                append(_C_LAYOUT[kind])
-            elif kind in _C_REFUSED:
-                return None
-            elif kind == tokens.NAME:
-                if not found[0].isascii():
-                    return None
-                append(found[0])
-            elif kind != tokens.ENDMARKER:
-                append(found[0])
-    except Exception:
-        return None
-    parts.append("")  # each part ends in NUL, as `tokenize`'s loop feeds them
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def _source_between(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
-    (first_row, first_col), (last_row, last_col) = start, end
-    if first_row == last_row:
-        return lines[first_row - 1][first_col:last_col]
-    middle = lines[first_row : last_row - 1]
-    return "".join([lines[first_row - 1][first_col:], *middle, lines[last_row - 1][:last_col]])
 
 
 def _state_of_file(path: Path, recorded: Recorded) -> str:
@@ -291,19 +172,25 @@ class ChecksumRecorder:
 
     Recording costs one statement per revision: an upsert where the dialect has one
     (SQLite, PostgreSQL, MariaDB/MySQL), so that a row left behind (a downgrade by plain
-    alembic, say) needs no DELETE first. The first write of a run goes in a savepoint, so
-    that a table this user may not write is a warning; once one write went through, the
-    rest go without (a savepoint is two more round trips per revision). Where a failed
-    statement leaves the transaction usable (SQLite, MariaDB/MySQL) a later failure is
-    still only a warning; on PostgreSQL it would abort the revision's transaction, and the
-    migration fails and rolls back with it rather than commit without its row.
+    alembic, say) needs no DELETE first. It is compiled once per run and sent as driver
+    SQL, and the sums of the revisions still to apply are taken in one go before the first
+    runs: per revision, what is left is one statement. The first write of a run goes in a
+    savepoint, so that a table this user may not write is a warning; once one write went
+    through, the rest go without (a savepoint is two more round trips per revision). Where
+    a failed statement leaves the transaction usable (SQLite, MariaDB/MySQL) a later
+    failure is still only a warning; on PostgreSQL it would abort the revision's
+    transaction, and the migration fails and rolls back with it rather than commit without
+    its row.
     """
 
-    def __init__(self, script: ScriptDirectory) -> None:
+    def __init__(self, script: ScriptDirectory, memo: Path) -> None:
+        """`memo`: the file of code sums already taken (code_sums.CodeSumMemo)."""
         self._script = script
+        self._memo_path = memo
         self._ready: bool | None = None
         self._proven = False  # a write of this run went through
         self._upsert: Any = _UNSET
+        self._sums: dict[str, FileChecksums] = {}  # of the revisions still to apply
 
     def prepare(
         self,
@@ -311,11 +198,12 @@ class ChecksumRecorder:
         heads: tuple[str, ...],
         applied: frozenset[str],
         commit: bool,
+        to_apply: Iterable[Script] = (),
     ) -> None:
         """Before an upgrade runs: create the table, record the revisions already applied
-        that have no row, and warn about applied files edited or gone since. Commits when
-        `commit` (the connection is the run's own); a caller's connection commits with the
-        caller's transaction."""
+        that have no row, warn about applied files edited or gone since, and take the sums
+        of the revisions `to_apply`. Commits when `commit` (the connection is the run's
+        own); a caller's connection commits with the caller's transaction."""
         recorded: dict[str, Recorded] | None = None
         try:
             if commit:
@@ -331,6 +219,9 @@ class ChecksumRecorder:
             recorded = self._read_after_failure(connection, commit)
         else:
             self._ready = True
+            memo = CodeSumMemo(self._memo_path)
+            self._sums = _sums_of(to_apply, memo)
+            memo.save()
             if done:
                 count = len(done)
                 output.info(
@@ -396,20 +287,25 @@ class ChecksumRecorder:
         if not upgrade:
             self._write(connection, lambda: forget(connection, [revision]))
             return
-        row = _row(revision, _script_path(script) if script is not None else None)
-        if row is None and script is None:
-            path = revision_path(self._script, revision)
-            row = _row(revision, path) if path is not None else None
+        sums = self._sums.pop(revision, None)
+        row: dict[str, Any] | None
+        if sums is not None:
+            row = _row_of(revision, sums)
+        else:
+            row = _row(revision, _script_path(script) if script is not None else None)
+            if row is None and script is None:
+                path = revision_path(self._script, revision)
+                row = _row(revision, path) if path is not None else None
         if row is None:
             return  # no file: nothing to record
         upsert = self._upsert_statement(connection)
         if upsert is None:
             self._write(connection, lambda: _replace(connection, [row]))
         elif not self._proven:
-            self._write(connection, lambda: connection.execute(upsert, row))
+            self._write(connection, lambda: upsert.execute(connection, row))
         else:
             try:
-                connection.execute(upsert, row)
+                upsert.execute(connection, row)
             except Exception as error:
                 if connection.dialect.name == "postgresql":
                     raise  # the transaction is aborted: the revision rolls back
@@ -428,7 +324,8 @@ class ChecksumRecorder:
         """INSERT, or replace the row there is: built once per run; None for a dialect
         without an upsert SQLAlchemy knows."""
         if self._upsert is _UNSET:
-            self._upsert = _upsert(connection.dialect.name)
+            statement = _upsert(connection.dialect.name)
+            self._upsert = None if statement is None else _DriverStatement(statement, connection)
         return self._upsert
 
     def _table_exists(self, connection: Connection) -> bool:
@@ -451,6 +348,19 @@ def _script_path(script: Any) -> Path | None:
     return Path(path) if path else None
 
 
+def _sums_of(scripts: Iterable[Script], memo: CodeSumMemo) -> dict[str, FileChecksums]:
+    """The sums of the revisions about to be applied, taken in one loop before the run
+    (after Alembic read the same files for its revision map)."""
+    sums: dict[str, FileChecksums] = {}
+    for script in scripts:
+        if script.path:
+            try:
+                sums[script.revision] = memo.file_checksums(Path(script.path))
+            except OSError:
+                continue  # read again when it is applied
+    return sums
+
+
 def _row(revision: str, path: Path | None) -> dict[str, Any] | None:
     """The row recording `path` as the file of `revision`; None without a readable file."""
     if path is None:
@@ -459,6 +369,10 @@ def _row(revision: str, path: Path | None) -> dict[str, Any] | None:
         sums = file_checksums(path)
     except OSError:
         return None
+    return _row_of(revision, sums)
+
+
+def _row_of(revision: str, sums: FileChecksums) -> dict[str, Any]:
     return {
         "revision": revision,
         "code_sha256": sums.code,
@@ -474,6 +388,38 @@ def _replace(connection: Connection, rows: list[dict[str, Any]]) -> None:
     ids = [row["revision"] for row in rows]
     connection.execute(delete(table).where(table.c.revision.in_(ids)))
     connection.execute(insert(table), rows)
+
+
+class _DriverStatement:
+    """A statement compiled once for the connection's dialect, then run on the driver's
+    own cursor: per row, SQLAlchemy neither keys its cache, compiles, nor builds a result,
+    which cost several times what the database does for the row. The columns' own bind
+    processors still convert each value (a datetime into SQLite's text, say)."""
+
+    def __init__(self, statement: Any, connection: Connection) -> None:
+        dialect = connection.dialect
+        compiled = statement.compile(dialect=dialect)
+        self._sql = str(compiled)
+        self._order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup or ()) if compiled.positional else None
+        )
+        self._processors = {
+            column.name: processor
+            for column in checksum_table().c
+            if (processor := column.type.bind_processor(dialect)) is not None
+        }
+
+    def execute(self, connection: Connection, row: dict[str, Any]) -> None:
+        values = {
+            name: self._processors[name](value) if name in self._processors else value
+            for name, value in row.items()
+        }
+        parameters: Any = values if self._order is None else [values[n] for n in self._order]
+        cursor = connection.connection.cursor()  # in the transaction the connection is in
+        try:
+            cursor.execute(self._sql, parameters)
+        finally:
+            cursor.close()
 
 
 def _upsert(dialect: str) -> Any:

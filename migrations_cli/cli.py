@@ -35,6 +35,8 @@ class GlobalOptions:
     verbose: bool = False
     # The values of -p, as given ("no:downgrade"); a missing value is Click's to report.
     plugin_options: tuple[str, ...] = ()
+    # The first word after them: the command's name, unless Click finds it is not one.
+    command: str | None = None
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> GlobalOptions:
@@ -61,7 +63,12 @@ class GlobalOptions:
             elif name in VERBOSE_OPTIONS:
                 verbose = True
             position += 1
-        return cls(**values, verbose=verbose, plugin_options=tuple(plugin_options))
+        return cls(
+            **values,
+            verbose=verbose,
+            plugin_options=tuple(plugin_options),
+            command=args[position] if position < len(args) else None,
+        )
 
     @property
     def disabled_plugins(self) -> tuple[str, ...]:

@@ -56,6 +56,8 @@ def read_database_state(context: MigrationsContext) -> DatabaseState:
 
 def database_state(script: ScriptDirectory, current: tuple[str, ...]) -> DatabaseState:
     """`current` (a version table's revisions) against the migration files."""
+    if not current:  # a database never migrated: nothing to walk
+        return DatabaseState(current=(), unknown=(), applied=frozenset())
     defined = {revision.revision for revision in script.walk_revisions()}
     known = tuple(revision for revision in current if revision in defined)
     return DatabaseState(

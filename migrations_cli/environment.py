@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from migrations_cli import output
+from migrations_cli.cache_files import CACHE_DIR
 from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder
+from migrations_cli.code_sums import MEMO_NAME
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, describe
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrationScript
     from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from alembic.script import Script
     from sqlalchemy.engine import Connection, Dialect
 
 # Alembic commands whose run of env.py never compares the models: they run the revisions'
@@ -111,7 +114,7 @@ def _run(
         return
     shared: Connection | None = config.attributes.get("connection")
     if shared is not None:  # Alembic's documented way to hand env.py a connection;
-        _run_online(context, config, shared, options, hook, lock=None)  # its owner locks
+        _run_online(context, config, settings, shared, options, hook, lock=None)  # its owner locks
         return
     engine = create_engine(settings)
     if made_ddl_transactional(engine):
@@ -120,7 +123,7 @@ def _run(
         with connect(engine, settings) as connection:
             _cancel_statements_of_a_killed_process(connection)
             lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout)
-            _run_online(context, config, connection, options, hook, lock)
+            _run_online(context, config, settings, connection, options, hook, lock)
     finally:
         engine.dispose()
 
@@ -128,13 +131,14 @@ def _run(
 def _run_online(
     context: EnvironmentContext,
     config: Config,
+    settings: Settings,
     connection: Connection,
     options: dict[str, Any],
     hook: pluggy.HookRelay,
     lock: Callable[[], AbstractContextManager[LockCheck]] | None,
 ) -> None:
     run: MigrationRun | None = config.attributes.get(RUN_KEY)
-    checksums = ChecksumRecorder(context.script)
+    checksums = ChecksumRecorder(context.script, settings.project_dir / CACHE_DIR / MEMO_NAME)
     # configure() comes first: Alembic judges whether the caller owns a transaction when it
     # is configured; reading the version table afterwards is safe.
     context.configure(
@@ -158,7 +162,11 @@ def _run_online(
         # edited migrations are warned about on the migration's own connection)
         if run.direction == "upgrade":
             checksums.prepare(
-                connection, run.previous, _applied(context, run.previous), commit=bool(lock)
+                connection,
+                run.previous,
+                _applied(context, run.previous),
+                commit=bool(lock),
+                to_apply=() if at_target else _to_apply(context, run),
             )
         call_hook(
             hook.before_migrate,
@@ -296,6 +304,15 @@ def _applied(context: EnvironmentContext, heads: tuple[str, ...]) -> frozenset[s
         return database_state(context.script, heads).applied
     except Exception:
         return frozenset()
+
+
+def _to_apply(context: EnvironmentContext, run: MigrationRun) -> list[Script]:
+    """The revisions the upgrade is about to apply, found as Alembic's upgrade finds them;
+    none when Alembic cannot tell here (it says why when it runs)."""
+    try:
+        return list(context.script.iterate_revisions(run.target, run.previous, implicit_base=True))
+    except Exception:
+        return []
 
 
 def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:

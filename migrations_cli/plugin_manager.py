@@ -318,6 +318,29 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
         manager.commands[impl.plugin_name] = [name for name in names if name]
 
 
+def keep_only_command(app: typer.Typer, name: str) -> None:
+    """Leave the command `name` the app's only one, when a plugin registered it: Typer
+    builds every command's parameters, from its signature and type hints, before it runs
+    one. A name no plugin registered keeps them all, for Click's "No such command" and its
+    suggestions; sub-apps without a name of their own are kept, since their commands are
+    merged in by Typer."""
+    from typer.main import get_command_name
+
+    commands = [
+        info
+        for info in app.registered_commands
+        if info.callback is not None
+        and (info.name or get_command_name(info.callback.__name__)) == name
+    ]
+    named_group = any(_group_name(info) == name for info in app.registered_groups)
+    if not commands and not named_group:
+        return
+    app.registered_commands[:] = commands
+    app.registered_groups[:] = [
+        info for info in app.registered_groups if _group_name(info) in (name, None)
+    ]
+
+
 def _group_name(info: TyperInfo) -> str | None:
     """A sub-app's command name: given to add_typer(), or else to the Typer() itself."""
     if isinstance(info.name, str):
