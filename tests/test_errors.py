@@ -352,6 +352,37 @@ def test_unknown_command_is_a_usage_error(project, migrate):
     assert "No such command" in result.stderr
 
 
+def test_a_mistyped_command_gets_the_names_it_may_mean(project, migrate):
+    """Typer is given only the command run; a name that is none keeps every command, so
+    that Click can suggest the near ones."""
+    result = migrate("histroy")
+
+    assert result.exit_code == 2
+    assert "No such command 'histroy'" in result.stderr
+    assert "Did you mean 'history'?" in result.stderr
+
+
+def test_a_command_runs_beside_a_plugin_sub_app(project, migrate):
+    project.write(
+        "team_plugin.py",
+        "import typer\n"
+        "from migrations_cli.hookspecs import hookimpl\n"
+        "tools = typer.Typer(name='tools')\n"
+        "@tools.command()\n"
+        "def ping() -> None:\n"
+        "    print('pong')\n"
+        "@hookimpl\n"
+        "def register_commands(app):\n"
+        "    app.add_typer(tools)\n",
+    )
+    project.write_env(MIGRATIONS_PLUGINS="team_plugin")
+
+    assert migrate("tools", "ping").stdout == "pong\n"
+    heads = migrate("heads")
+    assert heads.exit_code == 0, heads.output
+    assert "tools" in migrate("--help").stdout
+
+
 @pytest.mark.parametrize("option", ["--database-url", "--env-file"])
 def test_an_empty_global_option_is_a_usage_error_not_a_fallback(project, migrate, option):
     write_revision(project, "aaaa11111111")

@@ -343,7 +343,9 @@ def test_global_options_env_file_with_equals():
 def test_global_options_database_url_and_verbose():
     options = GlobalOptions.parse(["-v", "--database-url", "sqlite:///a.db", "upgrade", "head"])
 
-    assert options == GlobalOptions(env_file=None, database_url="sqlite:///a.db", verbose=True)
+    assert options == GlobalOptions(
+        env_file=None, database_url="sqlite:///a.db", verbose=True, command="upgrade"
+    )
 
 
 def test_global_options_long_verbose_and_equals_url():
@@ -358,7 +360,7 @@ def test_global_options_after_command_name_are_not_read():
         ["upgrade", "--env-file", "x.env", "--database-url=sqlite://", "-v", "--verbose"]
     )
 
-    assert options == GlobalOptions()
+    assert options == GlobalOptions(command="upgrade")
 
 
 def test_global_options_stop_at_command_name():
@@ -366,6 +368,7 @@ def test_global_options_stop_at_command_name():
 
     assert options.env_file == "a.env"
     assert options.verbose is False
+    assert options.command == "create"
 
 
 def test_global_options_without_arguments_are_defaults():
