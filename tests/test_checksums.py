@@ -339,10 +339,10 @@ def test_the_fast_code_sum_is_the_one_tokenize_gives(monkeypatch):
 
     import pytest
 
-    from migrations_cli import checksums
+    from migrations_cli import code_sums
 
-    if checksums._C_TOKENIZER is None:
+    if code_sums._C_TOKENIZER is None:
         pytest.skip(f"no C tokenizer fast path on Python {sys.version_info[:2]}")
-    fast = [checksums._code_checksum(source) for source in TOKENIZER_CASES]
-    monkeypatch.setattr(checksums, "_C_TOKENIZER", None)
-    assert fast == [checksums._code_checksum(source) for source in TOKENIZER_CASES]
+    fast = [code_sums._code_checksum(source) for source in TOKENIZER_CASES]
+    monkeypatch.setattr(code_sums, "_C_TOKENIZER", None)
+    assert fast == [code_sums._code_checksum(source) for source in TOKENIZER_CASES]
