@@ -52,3 +52,4 @@ test: install lint
 bench: install
 	$(BIN)/python bench/concurrent_upgrades.py
 	$(BIN)/python bench/revision_graph.py
+	$(BIN)/python bench/upgrade_instructions.py

@@ -13,7 +13,8 @@ two at once (one per CPU). Two sizes give the cost per revision and the fixed co
 
     python bench/upgrade_instructions.py [--sizes 200,1000]
 
-Needs valgrind. Takes about 6 minutes with the defaults on a 2-CPU machine.
+Needs valgrind (without it, says so and counts nothing). Takes about 6 minutes with the
+defaults on a 2-CPU machine.
 """
 
 from __future__ import annotations
@@ -138,8 +139,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     if shutil.which("valgrind") is None:
-        print("valgrind is not installed: nothing measured", file=sys.stderr)
-        return 1
+        print("valgrind is not installed: no instructions counted", file=sys.stderr)
+        return 0
     print(f"command: upgrade_instructions.py --sizes {','.join(map(str, arguments.sizes))}")
     print(f"load average (does not change the counts): {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="upgrade-instructions-") as folder:

@@ -24,7 +24,7 @@ from migrations_cli.code_sums import CodeSumMemo, FileChecksums, file_checksums
 from migrations_cli.errors import describe
 
 if TYPE_CHECKING:
-    from alembic.script import Script, ScriptDirectory
+    from alembic.script import ScriptDirectory
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection
 
@@ -172,25 +172,25 @@ class ChecksumRecorder:
 
     Recording costs one statement per revision: an upsert where the dialect has one
     (SQLite, PostgreSQL, MariaDB/MySQL), so that a row left behind (a downgrade by plain
-    alembic, say) needs no DELETE first. It is compiled once per run and sent as driver
-    SQL, and the sums of the revisions still to apply are taken in one go before the first
-    runs: per revision, what is left is one statement. The first write of a run goes in a
-    savepoint, so that a table this user may not write is a warning; once one write went
-    through, the rest go without (a savepoint is two more round trips per revision). Where
-    a failed statement leaves the transaction usable (SQLite, MariaDB/MySQL) a later
-    failure is still only a warning; on PostgreSQL it would abort the revision's
-    transaction, and the migration fails and rolls back with it rather than commit without
-    its row.
+    alembic, say) needs no DELETE first. It is compiled once per run and run on the
+    driver's own cursor; a code sum already taken is remembered (code_sums.CodeSumMemo).
+    The first write of a run goes in a savepoint, so that a table
+    this user may not write is a warning; once one write went through, the rest go without
+    (a savepoint is two more round trips per revision). Where a failed statement leaves the
+    transaction usable (SQLite, MariaDB/MySQL) a later failure is still only a warning; on
+    PostgreSQL it would abort the revision's transaction, and the migration fails and rolls
+    back with it rather than commit without its row.
     """
 
     def __init__(self, script: ScriptDirectory, memo: Path) -> None:
-        """`memo`: the file of code sums already taken (code_sums.CodeSumMemo)."""
+        """`memo`: the file of code sums already taken (code_sums.CodeSumMemo), read when
+        the first revision is recorded and written back by finish()."""
         self._script = script
         self._memo_path = memo
         self._ready: bool | None = None
         self._proven = False  # a write of this run went through
         self._upsert: Any = _UNSET
-        self._sums: dict[str, FileChecksums] = {}  # of the revisions still to apply
+        self._memo: CodeSumMemo | None = None
 
     def prepare(
         self,
@@ -198,12 +198,11 @@ class ChecksumRecorder:
         heads: tuple[str, ...],
         applied: frozenset[str],
         commit: bool,
-        to_apply: Iterable[Script] = (),
     ) -> None:
         """Before an upgrade runs: create the table, record the revisions already applied
-        that have no row, warn about applied files edited or gone since, and take the sums
-        of the revisions `to_apply`. Commits when `commit` (the connection is the run's
-        own); a caller's connection commits with the caller's transaction."""
+        that have no row, and warn about applied files edited or gone since. Commits when
+        `commit` (the connection is the run's own); a caller's connection commits with the
+        caller's transaction."""
         recorded: dict[str, Recorded] | None = None
         try:
             if commit:
@@ -219,9 +218,6 @@ class ChecksumRecorder:
             recorded = self._read_after_failure(connection, commit)
         else:
             self._ready = True
-            memo = CodeSumMemo(self._memo_path)
-            self._sums = _sums_of(to_apply, memo)
-            memo.save()
             if done:
                 count = len(done)
                 output.info(
@@ -287,15 +283,12 @@ class ChecksumRecorder:
         if not upgrade:
             self._write(connection, lambda: forget(connection, [revision]))
             return
-        sums = self._sums.pop(revision, None)
-        row: dict[str, Any] | None
-        if sums is not None:
-            row = _row_of(revision, sums)
-        else:
-            row = _row(revision, _script_path(script) if script is not None else None)
-            if row is None and script is None:
-                path = revision_path(self._script, revision)
-                row = _row(revision, path) if path is not None else None
+        if self._memo is None:
+            self._memo = CodeSumMemo(self._memo_path)
+        row = _row(revision, _script_path(script) if script is not None else None, self._memo)
+        if row is None and script is None:
+            path = revision_path(self._script, revision)
+            row = _row(revision, path, self._memo) if path is not None else None
         if row is None:
             return  # no file: nothing to record
         upsert = self._upsert_statement(connection)
@@ -335,6 +328,11 @@ class ChecksumRecorder:
         except Exception:
             return False
 
+    def finish(self) -> None:
+        """After the run: keep the code sums taken for the next one."""
+        if self._memo is not None:
+            self._memo.save()
+
     def _give_up(self, error: Exception) -> None:
         self._ready = False
         output.warn(
@@ -348,31 +346,16 @@ def _script_path(script: Any) -> Path | None:
     return Path(path) if path else None
 
 
-def _sums_of(scripts: Iterable[Script], memo: CodeSumMemo) -> dict[str, FileChecksums]:
-    """The sums of the revisions about to be applied, taken in one loop before the run
-    (after Alembic read the same files for its revision map)."""
-    sums: dict[str, FileChecksums] = {}
-    for script in scripts:
-        if script.path:
-            try:
-                sums[script.revision] = memo.file_checksums(Path(script.path))
-            except OSError:
-                continue  # read again when it is applied
-    return sums
-
-
-def _row(revision: str, path: Path | None) -> dict[str, Any] | None:
+def _row(
+    revision: str, path: Path | None, memo: CodeSumMemo | None = None
+) -> dict[str, Any] | None:
     """The row recording `path` as the file of `revision`; None without a readable file."""
     if path is None:
         return None
     try:
-        sums = file_checksums(path)
+        sums = memo.file_checksums(path) if memo is not None else file_checksums(path)
     except OSError:
         return None
-    return _row_of(revision, sums)
-
-
-def _row_of(revision: str, sums: FileChecksums) -> dict[str, Any]:
     return {
         "revision": revision,
         "code_sha256": sums.code,

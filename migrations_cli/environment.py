@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrationScript
     from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import MigrationContext, MigrationInfo
-    from alembic.script import Script
     from sqlalchemy.engine import Connection, Dialect
 
 # Alembic commands whose run of env.py never compares the models: they run the revisions'
@@ -166,7 +165,6 @@ def _run_online(
                 run.previous,
                 _applied(context, run.previous),
                 commit=bool(lock),
-                to_apply=() if at_target else _to_apply(context, run),
             )
         call_hook(
             hook.before_migrate,
@@ -188,6 +186,8 @@ def _run_online(
             unrecorded = run.settle(_heads_after_failure(migration_context, run))
             failed = _failure(context, migration_context, error, unrecorded)
             raise MigrationsError(run.failure(failed)) from error
+        finally:
+            checksums.finish()
     call_after_migrate(hook, config, run)
 
 
@@ -304,15 +304,6 @@ def _applied(context: EnvironmentContext, heads: tuple[str, ...]) -> frozenset[s
         return database_state(context.script, heads).applied
     except Exception:
         return frozenset()
-
-
-def _to_apply(context: EnvironmentContext, run: MigrationRun) -> list[Script]:
-    """The revisions the upgrade is about to apply, found as Alembic's upgrade finds them;
-    none when Alembic cannot tell here (it says why when it runs)."""
-    try:
-        return list(context.script.iterate_revisions(run.target, run.previous, implicit_base=True))
-    except Exception:
-        return []
 
 
 def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
