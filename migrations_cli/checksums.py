@@ -174,12 +174,12 @@ class ChecksumRecorder:
     (SQLite, PostgreSQL, MariaDB/MySQL), so that a row left behind (a downgrade by plain
     alembic, say) needs no DELETE first. It is compiled once per run and run on the
     driver's own cursor; a code sum already taken is remembered (code_sums.CodeSumMemo).
-    The first write of a run goes in a savepoint, so that a table
-    this user may not write is a warning; once one write went through, the rest go without
-    (a savepoint is two more round trips per revision). Where a failed statement leaves the
-    transaction usable (SQLite, MariaDB/MySQL) a later failure is still only a warning; on
-    PostgreSQL it would abort the revision's transaction, and the migration fails and rolls
-    back with it rather than commit without its row.
+    The first write of a run goes in a savepoint, so that a table this user may not write
+    is a warning; once one write went through, the rest go without (a savepoint is two more
+    round trips per revision). Where a failed statement leaves the transaction usable
+    (SQLite, MariaDB/MySQL) a later failure is still only a warning; on PostgreSQL it would
+    abort the revision's transaction, and the migration fails and rolls back with it rather
+    than commit without its row.
     """
 
     def __init__(self, script: ScriptDirectory, memo: Path) -> None:
@@ -353,7 +353,7 @@ def _row(
     if path is None:
         return None
     try:
-        sums = memo.file_checksums(path) if memo is not None else file_checksums(path)
+        sums = file_checksums(path, memo)
     except OSError:
         return None
     return {

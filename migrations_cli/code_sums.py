@@ -38,11 +38,12 @@ class FileChecksums:
     text: str
 
 
-def file_checksums(path: Path) -> FileChecksums:
-    """The sums of a revision file."""
+def file_checksums(path: Path, memo: CodeSumMemo | None = None) -> FileChecksums:
+    """The sums of a revision file; its code sum from `memo` when the memo holds it."""
     data = path.read_bytes()
     text = hashlib.sha256(data).hexdigest()
-    return FileChecksums(code=_code_sum_or_text_sum(data, text), text=text)
+    code = memo.code_sum(data, text) if memo is not None else _code_sum_or_text_sum(data, text)
+    return FileChecksums(code=code, text=text)
 
 
 def _code_sum_or_text_sum(data: bytes, text: str) -> str:
@@ -163,15 +164,14 @@ class CodeSumMemo:
         self._used: dict[str, str] = {}
         self._taken = False  # a code sum was computed, not remembered
 
-    def file_checksums(self, path: Path) -> FileChecksums:
-        data = path.read_bytes()
-        text = hashlib.sha256(data).hexdigest()
+    def code_sum(self, data: bytes, text: str) -> str:
+        """The code sum of `data`, whose text sum is `text`: remembered, or taken now."""
         code = self._known.get(text)
         if code is None:
             code = _code_sum_or_text_sum(data, text)
             self._taken = True
         self._used[text] = code
-        return FileChecksums(code=code, text=text)
+        return code
 
     def save(self) -> None:
         """Write the memo back when a sum was computed: the sums used last come last, and

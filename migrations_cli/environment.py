@@ -161,10 +161,7 @@ def _run_online(
         # edited migrations are warned about on the migration's own connection)
         if run.direction == "upgrade":
             checksums.prepare(
-                connection,
-                run.previous,
-                _applied(context, run.previous),
-                commit=bool(lock),
+                connection, run.previous, _applied(context, run.previous), commit=bool(lock)
             )
         call_hook(
             hook.before_migrate,

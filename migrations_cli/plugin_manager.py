@@ -28,7 +28,7 @@ from migrations_cli.settings import DISABLE_FLAG, DISABLE_FLAG_PREFIX, ENTRY_POI
 
 if TYPE_CHECKING:
     import typer
-    from typer.models import TyperInfo
+    from typer.models import CommandInfo, TyperInfo
 
     from migrations_cli.settings import Settings
 
@@ -285,8 +285,6 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
     two plugins registering the same command name is an error naming both. The names each
     plugin registered are kept in ``manager.commands``.
     """
-    from typer.main import get_command_name
-
     owners: dict[str, str] = {}
     for impl in manager.hook.register_commands.get_hookimpls():
         commands_before = len(app.registered_commands)
@@ -303,11 +301,9 @@ def register_all_commands(manager: MigrationsPluginManager, app: typer.Typer) ->
                 PluginFailure(impl.plugin_name, f"register_commands raised {error!r}")
             )
             continue
-        names = [
-            info.name or get_command_name(info.callback.__name__)
-            for info in app.registered_commands[commands_before:]
-            if info.callback is not None
-        ] + [_group_name(info) for info in app.registered_groups[groups_before:]]
+        names = [_command_name(info) for info in app.registered_commands[commands_before:]] + [
+            _group_name(info) for info in app.registered_groups[groups_before:]
+        ]
         for name in filter(None, names):
             if name in owners:
                 raise PluginError(
@@ -324,14 +320,7 @@ def keep_only_command(app: typer.Typer, name: str) -> None:
     one. A name no plugin registered keeps them all, for Click's "No such command" and its
     suggestions; sub-apps without a name of their own are kept, since their commands are
     merged in by Typer."""
-    from typer.main import get_command_name
-
-    commands = [
-        info
-        for info in app.registered_commands
-        if info.callback is not None
-        and (info.name or get_command_name(info.callback.__name__)) == name
-    ]
+    commands = [info for info in app.registered_commands if _command_name(info) == name]
     named_group = any(_group_name(info) == name for info in app.registered_groups)
     if not commands and not named_group:
         return
@@ -339,6 +328,15 @@ def keep_only_command(app: typer.Typer, name: str) -> None:
     app.registered_groups[:] = [
         info for info in app.registered_groups if _group_name(info) in (name, None)
     ]
+
+
+def _command_name(info: CommandInfo) -> str | None:
+    """A command's name: given to command(), or else its function's, as Typer derives it."""
+    from typer.main import get_command_name
+
+    if info.callback is None:
+        return None
+    return info.name or get_command_name(info.callback.__name__)
 
 
 def _group_name(info: TyperInfo) -> str | None:

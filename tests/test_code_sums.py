@@ -52,13 +52,13 @@ def test_remembered_sums_are_the_sums_tokenizing_gives(tmp_path, monkeypatch):
     expected = [file_checksums(path) for path in paths]
 
     first = CodeSumMemo(memo_path)
-    assert [first.file_checksums(path) for path in paths] == expected
+    assert [file_checksums(path, first) for path in paths] == expected
     first.save()
     assert (tmp_path / "cache" / ".gitignore").exists()
 
     no_tokenizing(monkeypatch)
     second = CodeSumMemo(memo_path)
-    assert [second.file_checksums(path) for path in paths] == expected
+    assert [file_checksums(path, second) for path in paths] == expected
 
 
 def test_new_bytes_are_tokenized_even_beside_a_remembered_file(tmp_path):
@@ -66,16 +66,16 @@ def test_new_bytes_are_tokenized_even_beside_a_remembered_file(tmp_path):
     [path] = write_files(tmp_path, 1)
     original = path.read_text()
     memo = CodeSumMemo(memo_path)
-    before = memo.file_checksums(path)
+    before = file_checksums(path, memo)
     memo.save()
 
     path.write_text(original.replace('"t0"', '"people"'))  # code edited
-    after = CodeSumMemo(memo_path).file_checksums(path)
+    after = file_checksums(path, CodeSumMemo(memo_path))
     assert after == file_checksums(path)
     assert after.code != before.code and after.text != before.text
 
     path.write_text(original.replace("import sqlalchemy", "# a comment\nimport sqlalchemy"))
-    commented = CodeSumMemo(memo_path).file_checksums(path)
+    commented = file_checksums(path, CodeSumMemo(memo_path))
     assert commented.code == before.code and commented.text != before.text
 
 
@@ -110,7 +110,7 @@ def test_a_damaged_memo_is_ignored_and_replaced(tmp_path, content):
     [path] = write_files(tmp_path, 1)
 
     memo = CodeSumMemo(memo_path)
-    assert memo.file_checksums(path) == file_checksums(path)
+    assert file_checksums(path, memo) == file_checksums(path)
     memo.save()
 
     document = json.loads(memo_path.read_bytes())
@@ -123,13 +123,13 @@ def test_a_memo_that_is_a_folder_or_cannot_be_written_changes_nothing(tmp_path):
     folder_memo = tmp_path / "folder"
     folder_memo.mkdir()
     memo = CodeSumMemo(folder_memo)
-    assert memo.file_checksums(path) == file_checksums(path)
+    assert file_checksums(path, memo) == file_checksums(path)
     memo.save()  # cannot replace a folder: nothing raised
     assert folder_memo.is_dir()
 
     under_a_file = tmp_path / "r0.py" / MEMO_NAME  # its folder is a file
     memo = CodeSumMemo(under_a_file)
-    assert memo.file_checksums(path) == file_checksums(path)
+    assert file_checksums(path, memo) == file_checksums(path)
     memo.save()
     assert path.is_file()
 
@@ -142,11 +142,11 @@ def test_the_memo_keeps_the_sums_used_last_within_its_limit(tmp_path, monkeypatc
 
     memo = CodeSumMemo(memo_path)
     for path in paths[:3]:
-        memo.file_checksums(path)
+        file_checksums(path, memo)
     memo.save()
     memo = CodeSumMemo(memo_path)
-    memo.file_checksums(paths[0])  # used again: kept
-    memo.file_checksums(paths[3])  # new: written
+    file_checksums(paths[0], memo)  # used again: kept
+    file_checksums(paths[3], memo)  # new: written
     memo.save()
 
     kept = json.loads(memo_path.read_bytes())["sums"]
@@ -158,13 +158,13 @@ def test_nothing_is_written_when_every_sum_was_remembered(tmp_path):
     paths = write_files(tmp_path, 2)
     memo = CodeSumMemo(memo_path)
     for path in paths:
-        memo.file_checksums(path)
+        file_checksums(path, memo)
     memo.save()
     memo_path.write_bytes(memo_path.read_bytes() + b" ")  # a mark a rewrite would drop
 
     memo = CodeSumMemo(memo_path)
     for path in paths:
-        memo.file_checksums(path)
+        file_checksums(path, memo)
     memo.save()
     assert memo_path.read_bytes().endswith(b" ")
 
