@@ -11,11 +11,13 @@ records the files as they are once a human has reviewed them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -329,7 +331,9 @@ class ChecksumRecorder:
             return False
 
     def finish(self) -> None:
-        """After the run: keep the code sums taken for the next one."""
+        """After the run: close the cursor, and keep the code sums taken for the next run."""
+        if isinstance(self._upsert, _DriverStatement):
+            self._upsert.close()
         if self._memo is not None:
             self._memo.save()
 
@@ -341,13 +345,12 @@ class ChecksumRecorder:
         )
 
 
-def _script_path(script: Any) -> Path | None:
-    path = getattr(script, "path", None)
-    return Path(path) if path else None
+def _script_path(script: Any) -> str | None:
+    return getattr(script, "path", None) or None
 
 
 def _row(
-    revision: str, path: Path | None, memo: CodeSumMemo | None = None
+    revision: str, path: str | Path | None, memo: CodeSumMemo | None = None
 ) -> dict[str, Any] | None:
     """The row recording `path` as the file of `revision`; None without a readable file."""
     if path is None:
@@ -360,8 +363,17 @@ def _row(
         "revision": revision,
         "code_sha256": sums.code,
         "text_sha256": sums.text,
-        "applied_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "applied_at": _utc_now(),
     }
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _utc_now() -> datetime:
+    """Now in UTC without a time zone, as the column holds it: the epoch plus time.time()
+    costs half what now(timezone.utc).replace(tzinfo=None) does, once per revision."""
+    return _EPOCH + timedelta(seconds=time.time())
 
 
 def _replace(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -374,10 +386,11 @@ def _replace(connection: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 class _DriverStatement:
-    """A statement compiled once for the connection's dialect, then run on the driver's
-    own cursor: per row, SQLAlchemy neither keys its cache, compiles, nor builds a result,
-    which cost several times what the database does for the row. The columns' own bind
-    processors still convert each value (a datetime into SQLite's text, say)."""
+    """A statement compiled once for the connection's dialect, then run on one driver
+    cursor for the whole run: per row, SQLAlchemy neither keys its cache, compiles, nor
+    builds a result, which cost several times what the database does for the row. The
+    dialect's own bind processors still convert each value (a datetime into SQLite's text,
+    say)."""
 
     def __init__(self, statement: Any, connection: Connection) -> None:
         dialect = connection.dialect
@@ -386,23 +399,36 @@ class _DriverStatement:
         self._order: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if compiled.positional else None
         )
-        self._processors = {
-            column.name: processor
+        self._processors = [
+            (column.name, processor)
             for column in checksum_table().c
-            if (processor := column.type.bind_processor(dialect)) is not None
-        }
+            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect))
+        ]
+        self._cursor: Any = None
+        self._driver_connection: Any = None
 
     def execute(self, connection: Connection, row: dict[str, Any]) -> None:
-        values = {
-            name: self._processors[name](value) if name in self._processors else value
-            for name, value in row.items()
-        }
+        values = dict(row)
+        for name, process in self._processors:
+            values[name] = process(values[name])
         parameters: Any = values if self._order is None else [values[n] for n in self._order]
-        cursor = connection.connection.cursor()  # in the transaction the connection is in
-        try:
-            cursor.execute(self._sql, parameters)
-        finally:
-            cursor.close()
+        self._cursor_on(connection).execute(self._sql, parameters)
+
+    def _cursor_on(self, connection: Connection) -> Any:
+        """The run's cursor, on the driver connection `connection` is on now (in the
+        transaction it is in)."""
+        driver_connection = connection.connection.dbapi_connection
+        if driver_connection is not self._driver_connection:
+            self.close()
+            self._cursor = connection.connection.cursor()
+            self._driver_connection = driver_connection
+        return self._cursor
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            with contextlib.suppress(Exception):  # (a closed connection closed it)
+                self._cursor.close()
+            self._cursor = self._driver_connection = None
 
 
 def _upsert(dialect: str) -> Any:

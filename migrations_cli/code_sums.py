@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import sys
 import token as tokens
@@ -38,9 +39,10 @@ class FileChecksums:
     text: str
 
 
-def file_checksums(path: Path, memo: CodeSumMemo | None = None) -> FileChecksums:
+def file_checksums(path: str | os.PathLike[str], memo: CodeSumMemo | None = None) -> FileChecksums:
     """The sums of a revision file; its code sum from `memo` when the memo holds it."""
-    data = path.read_bytes()
+    with open(path, "rb", buffering=0) as file:  # (no buffer: the file is read whole, once)
+        data = file.readall()
     text = hashlib.sha256(data).hexdigest()
     code = memo.code_sum(data, text) if memo is not None else _code_sum_or_text_sum(data, text)
     return FileChecksums(code=code, text=text)

@@ -4,6 +4,7 @@ and `migrate checksums`, repaired by `migrate checksums --repair`."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 from conftest import MODELS_V1
 
@@ -108,6 +109,27 @@ def test_upgrade_records_checksums_and_downgrade_forgets_them(project, migrate, 
 
     assert migrate("downgrade", "-1").exit_code == 0
     assert set(recorded_rows(database_url)) == {USERS}
+
+
+def test_each_revision_records_when_it_was_applied_in_utc(project, migrate, database_url):
+    from sqlalchemy import create_engine, select
+
+    from migrations_cli.checksums import checksum_table
+
+    second = timedelta(seconds=1)
+    started = datetime.now(timezone.utc).replace(tzinfo=None) - second
+    at_head(project, migrate, database_url)
+    finished = datetime.now(timezone.utc).replace(tzinfo=None) + second
+    table = checksum_table()
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:  # (read back through the column's own type)
+            rows = dict(connection.execute(select(table.c.revision, table.c.applied_at)).all())
+    finally:
+        engine.dispose()
+    assert set(rows) == {USERS, EMAIL}
+    assert all(started <= applied_at <= finished for applied_at in rows.values()), rows
+    assert rows[USERS] <= rows[EMAIL]
 
 
 def test_code_edit_warns_everywhere_and_repair_clears_it(project, migrate, database_url):
