@@ -19,7 +19,7 @@ import sys
 import token as tokens
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from migrations_cli import cache_files
 
@@ -158,7 +158,10 @@ _SUM = re.compile(r"[0-9a-f]{64}")
 
 
 class CodeSumMemo:
-    """Code sums by text sum, read from and written back to one file."""
+    """Code sums by text sum, read from and written back to one file. An entry is checked
+    when it is used (and when it is written back), not each one as the memo is read: a
+    memo holds a sum for every revision file, and checking them all cost more per upgrade
+    than looking up the ones the upgrade applies."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -169,7 +172,7 @@ class CodeSumMemo:
     def code_sum(self, data: bytes, text: str) -> str:
         """The code sum of `data`, whose text sum is `text`: remembered, or taken now."""
         code = self._known.get(text)
-        if code is None:
+        if not _is_sum(code):
             code = _code_sum_or_text_sum(data, text)
             self._taken = True
         self._used[text] = code
@@ -180,7 +183,11 @@ class CodeSumMemo:
         the oldest go first beyond MEMO_LIMIT."""
         if not self._taken:
             return
-        older = [(text, code) for text, code in self._known.items() if text not in self._used]
+        older = [
+            (text, code)
+            for text, code in self._known.items()
+            if text not in self._used and _is_sum(text) and _is_sum(code)
+        ]
         entries = [*older, *self._used.items()][-MEMO_LIMIT:]
         document = {"format": MEMO_FORMAT, "sums": dict(entries)}
         pending = cache_files.PendingWrite.start(self._path)
@@ -188,9 +195,13 @@ class CodeSumMemo:
         self._taken = False
 
 
-def _read_memo(path: Path) -> dict[str, str]:
-    """The memo's sums; nothing from a file that is missing, unreadable, of another format,
-    or holds anything but pairs of SHA-256 sums."""
+def _is_sum(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _SUM.fullmatch(value) is not None
+
+
+def _read_memo(path: Path) -> dict[str, Any]:
+    """The memo's entries; none from a file that is missing, unreadable or of another
+    format. (Each entry is checked where it is used.)"""
     try:
         document: Any = json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -198,9 +209,4 @@ def _read_memo(path: Path) -> dict[str, str]:
     if not isinstance(document, dict) or document.get("format") != MEMO_FORMAT:
         return {}
     sums = document.get("sums")
-    if not isinstance(sums, dict) or not all(
-        isinstance(code, str) and _SUM.fullmatch(text) and _SUM.fullmatch(code)
-        for text, code in sums.items()
-    ):
-        return {}
-    return sums
+    return sums if isinstance(sums, dict) else {}

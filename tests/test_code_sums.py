@@ -118,6 +118,33 @@ def test_a_damaged_memo_is_ignored_and_replaced(tmp_path, content):
     assert document["sums"] == {file_checksums(path).text: file_checksums(path).code}
 
 
+def test_a_damaged_entry_is_taken_again_and_the_good_ones_are_kept(tmp_path, monkeypatch):
+    memo_path = tmp_path / MEMO_NAME
+    good, damaged = write_files(tmp_path, 2)
+    sums = {path: file_checksums(path) for path in (good, damaged)}
+    junk = {"A" * 64: "b" * 64, "c" * 64: 1}
+    memo_path.write_text(
+        json.dumps(
+            {
+                "format": MEMO_FORMAT,
+                "sums": {
+                    sums[good].text: sums[good].code,
+                    sums[damaged].text: "not a sum",
+                    **junk,
+                },
+            }
+        )
+    )
+
+    memo = CodeSumMemo(memo_path)
+    assert file_checksums(damaged, memo) == sums[damaged]  # taken again, not "not a sum"
+    no_tokenizing(monkeypatch)
+    assert file_checksums(good, memo) == sums[good]  # remembered
+    memo.save()
+    document = json.loads(memo_path.read_bytes())
+    assert document["sums"] == {sums[path].text: sums[path].code for path in (damaged, good)}
+
+
 def test_a_memo_that_is_a_folder_or_cannot_be_written_changes_nothing(tmp_path):
     [path] = write_files(tmp_path, 1)
     folder_memo = tmp_path / "folder"
