@@ -64,6 +64,7 @@ from histories import GeneratedRevision, write_history
 from server_databases import fresh_server_database
 
 from migrations_cli import output
+from migrations_cli.cache_files import CACHE_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's console scripts sit beside its python
@@ -635,7 +636,7 @@ UPGRADE_ROWS = (
 
 def forget_caches(project: Path) -> None:
     """What a fresh clone lacks: the revisions' bytecode and .migrations-cache/."""
-    for folder in [project / ".migrations-cache", *(project / "alembic").rglob("__pycache__")]:
+    for folder in [project / CACHE_DIR, *(project / "alembic").rglob("__pycache__")]:
         shutil.rmtree(folder, ignore_errors=True)
 
 

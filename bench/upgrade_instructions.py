@@ -35,10 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from histories import write_history
-from revision_graph import BIN, base_project, child_environment, settle
+from revision_graph import BIN, base_project, child_environment, forget_caches, settle
 
 from migrations_cli import output
-from migrations_cli.cache_files import CACHE_DIR
 
 TOOLS = {"migrate": ("migrate", "upgrade"), "alembic": ("alembic", "upgrade", "head")}
 # What is counted: a name for each run, its tool, and whether it starts as in a fresh clone.
@@ -85,9 +84,8 @@ def instructions(root: Path, counted: str) -> int:
     """The instructions of one upgrade of a fresh database in `root`."""
     (root / "upgrade.sqlite").unlink(missing_ok=True)
     tool, fresh_clone = RUNS[counted]
-    if fresh_clone:  # no bytecode of the project's own files, no .migrations-cache/
-        for folder in [root / CACHE_DIR, *(root / "alembic").rglob("__pycache__")]:
-            shutil.rmtree(folder, ignore_errors=True)
+    if fresh_clone:
+        forget_caches(root)
     program, *arguments = TOOLS[tool]
     report = run(
         root,
