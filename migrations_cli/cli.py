@@ -129,8 +129,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return answered
         from migrations_cli.app import run_app
 
-        with _alembic_logging(options.verbose):
+        with _alembic_logging(options.verbose), _fewer_garbage_collections():
             return run_app(args, settings, options)
+
+
+# The collector's thresholds while a command runs: a collection after 50,000 new container
+# objects rather than Python's 700 (mypy raises them for the same reason).
+COLLECTOR_THRESHOLDS = (50_000, 20, 20)
+
+
+@contextmanager
+def _fewer_garbage_collections() -> Iterator[None]:
+    """A command imports Alembic and SQLAlchemy and loads every revision, allocating
+    millions of objects, almost none of them garbage: with Python's thresholds the cyclic
+    collector ran some 360 times in an upgrade of 1,000 revisions, 10% of its CPU time. The
+    price is a few MB more at peak (5 MB in that upgrade). The thresholds are put back
+    afterwards (main() may run in-process)."""
+    import gc
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 @contextmanager

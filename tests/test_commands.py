@@ -105,6 +105,18 @@ def test_upgrade_when_at_head_says_so(project, migrate):
     assert "nothing to upgrade" in result.stdout
 
 
+def test_an_in_process_run_leaves_the_garbage_collector_as_it_found_it(project, migrate):
+    """A command runs with fewer collections; a plugin's tests that run `migrate` in their
+    own process (migrations_cli.testing) get Python's thresholds back, after a failure too."""
+    import gc
+
+    before = gc.get_threshold()
+    assert migrate("create", "Add users table").exit_code == 0
+    assert gc.get_threshold() == before
+    assert migrate("upgrade", "0123456789ab").exit_code != 0  # no such revision
+    assert gc.get_threshold() == before
+
+
 def _three_revisions(migrate, project) -> list[str]:
     for message in ("one", "two", "three"):
         assert migrate("create", message, "--empty").exit_code == 0
