@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli import output
-from migrations_cli.code_sums import CodeSumMemo, FileChecksums, file_checksums
+from migrations_cli.code_sums import (
+    CodeSumMemo,
+    FileChecksums,
+    code_sum_of,
+    file_checksums,
+    read_file,
+)
 from migrations_cli.errors import describe
 
 if TYPE_CHECKING:
@@ -86,9 +92,11 @@ def checksum_table() -> Table:
 
 def _state_of_file(path: Path, recorded: Recorded) -> str:
     """The cheap text sum first: only a file whose bytes changed is tokenized."""
-    if hashlib.sha256(path.read_bytes()).hexdigest() == recorded.text:
+    data = read_file(path)
+    text = hashlib.sha256(data).hexdigest()
+    if text == recorded.text:
         return OK
-    return state_of(file_checksums(path), recorded)
+    return state_of(FileChecksums(code=code_sum_of(data, text), text=text), recorded)
 
 
 def state_of(current: FileChecksums, recorded: Recorded) -> str:

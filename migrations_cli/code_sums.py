@@ -41,14 +41,20 @@ class FileChecksums:
 
 def file_checksums(path: str | os.PathLike[str], memo: CodeSumMemo | None = None) -> FileChecksums:
     """The sums of a revision file; its code sum from `memo` when the memo holds it."""
-    with open(path, "rb", buffering=0) as file:  # (no buffer: the file is read whole, once)
-        data = file.readall()
+    data = read_file(path)
     text = hashlib.sha256(data).hexdigest()
-    code = memo.code_sum(data, text) if memo is not None else _code_sum_or_text_sum(data, text)
+    code = memo.code_sum(data, text) if memo is not None else code_sum_of(data, text)
     return FileChecksums(code=code, text=text)
 
 
-def _code_sum_or_text_sum(data: bytes, text: str) -> str:
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """A revision file's bytes, read whole without a buffer: once per revision applied,
+    and once per applied revision each time the sums are compared."""
+    with open(path, "rb", buffering=0) as file:
+        return file.readall()
+
+
+def code_sum_of(data: bytes, text: str) -> str:
     """The code sum; a file that does not tokenize (not Python source, say) has its text
     sum as its code sum."""
     try:
@@ -173,7 +179,7 @@ class CodeSumMemo:
         """The code sum of `data`, whose text sum is `text`: remembered, or taken now."""
         code = self._known.get(text)
         if not _is_sum(code):
-            code = _code_sum_or_text_sum(data, text)
+            code = code_sum_of(data, text)
             self._taken = True
         self._used[text] = code
         return code
