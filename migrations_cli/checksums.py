@@ -11,7 +11,6 @@ records the files as they are once a human has reviewed them.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from migrations_cli import output
 from migrations_cli.code_sums import (
@@ -145,7 +144,7 @@ def record(connection: Connection, script: ScriptDirectory, revisions: Iterable[
         if (row := _row(revision, revision_path(script, revision))) is not None
     ]
     if rows:
-        _replace(connection, rows)
+        _replace(connection, [row["revision"] for row in rows], rows)
     return [row["revision"] for row in rows]
 
 
@@ -173,26 +172,23 @@ def revision_path(script: ScriptDirectory, revision: str) -> Path | None:
 # while migrating ----------------------------------------------------------------------------
 
 
-_UNSET = object()
+_T = TypeVar("_T")
 
 
 class ChecksumRecorder:
     """What the environment module does with checksums during an upgrade or downgrade:
-    prepare the table (and record revisions applied before checksums were kept), warn about
-    applied migrations edited since, then record or forget each revision inside its own
-    transaction. Never fails a migration: a table that cannot be created or written is a
-    warning, and recording stops.
+    prepare the table (and record revisions applied without rows), warn about applied
+    migrations edited since, take the sums of each file as its revision is applied, and
+    write them when the run ends. Never fails a migration: a table that cannot be created
+    or written is a warning.
 
-    Recording costs one statement per revision: an upsert where the dialect has one
-    (SQLite, PostgreSQL, MariaDB/MySQL), so that a row left behind (a downgrade by plain
-    alembic, say) needs no DELETE first. It is compiled once per run and run on the
-    driver's own cursor; a code sum already taken is remembered (code_sums.CodeSumMemo).
-    The first write of a run goes in a savepoint, so that a table this user may not write
-    is a warning; once one write went through, the rest go without (a savepoint is two more
-    round trips per revision). Where a failed statement leaves the transaction usable
-    (SQLite, MariaDB/MySQL) a later failure is still only a warning; on PostgreSQL it would
-    abort the revision's transaction, and the migration fails and rolls back with it rather
-    than commit without its row.
+    The rows of a run are written once, after its last revision, in one transaction under
+    the migration lock; after a failure, those of the revisions that committed. A row
+    written in each revision's own transaction cost a statement per revision (on SQLite
+    compiled again after each revision's DDL, and a page more journaled per commit): the
+    upgrade's whole overhead over plain alembic. A run killed outright leaves its applied
+    revisions without rows; the next upgrade records them, as it does those plain alembic
+    applied. A code sum already taken is remembered (code_sums.CodeSumMemo).
     """
 
     def __init__(self, script: ScriptDirectory, memo: Path) -> None:
@@ -201,9 +197,9 @@ class ChecksumRecorder:
         self._script = script
         self._memo_path = memo
         self._ready: bool | None = None
-        self._proven = False  # a write of this run went through
-        self._upsert: Any = _UNSET
         self._memo: CodeSumMemo | None = None
+        # By revision: the row to write, or None for one to forget (reverted).
+        self._pending: dict[str, dict[str, Any] | None] = {}
 
     def prepare(
         self,
@@ -218,15 +214,10 @@ class ChecksumRecorder:
         caller's transaction."""
         recorded: dict[str, Recorded] | None = None
         try:
-            if commit:
-                recorded, done = self._prepare(connection, applied)
-                connection.commit()
-            else:
-                with connection.begin_nested():  # a failure leaves the caller's work alone
-                    recorded, done = self._prepare(connection, applied)
+            recorded, done = self._in_transaction(
+                connection, commit, lambda: self._prepare(connection, applied)
+            )
         except Exception as error:
-            if commit:
-                connection.rollback()
             self._give_up(error)
             recorded = self._read_after_failure(connection, commit)
         else:
@@ -235,7 +226,7 @@ class ChecksumRecorder:
                 count = len(done)
                 output.info(
                     f"recorded checksums of {count} revision{'s' if count != 1 else ''} "
-                    f"applied before checksums existed: {', '.join(done)}"
+                    f"applied without them: {', '.join(done)}"
                 )
         self._warn(heads, applied, recorded)
 
@@ -283,56 +274,54 @@ class ChecksumRecorder:
         for line in report.notes():
             output.info(line)
 
-    def applied(
-        self, connection: Connection, revision: str, upgrade: bool, script: Any = None
-    ) -> None:
-        """A revision was applied (or reverted): record (or forget) its file, in the
-        revision's transaction, so the row commits or rolls back with its version row.
-        `script`: the revision's Script when the caller has it (else looked up)."""
-        if self._ready is None:
-            self._ready = self._table_exists(connection)
-        if not self._ready:
-            return
+    def applied(self, revision: str, upgrade: bool, script: Any = None) -> None:
+        """A revision was applied (or reverted): take its file's sums now, as the file is
+        when it runs (or mark its row to be forgotten). `script`: the revision's Script when
+        the caller has it (else looked up)."""
         if not upgrade:
-            self._write(connection, lambda: forget(connection, [revision]))
+            self._pending[revision] = None
             return
         if self._memo is None:
             self._memo = CodeSumMemo(self._memo_path)
-        row = _row(revision, _script_path(script) if script is not None else None, self._memo)
-        if row is None and script is None:
-            path = revision_path(self._script, revision)
-            row = _row(revision, path, self._memo) if path is not None else None
-        if row is None:
-            return  # no file: nothing to record
-        upsert = self._upsert_statement(connection)
-        if upsert is None:
-            self._write(connection, lambda: _replace(connection, [row]))
-        elif not self._proven:
-            self._write(connection, lambda: upsert.execute(connection, row))
-        else:
+        path = _script_path(script) if script is not None else revision_path(self._script, revision)
+        row = _row(revision, path, self._memo)
+        if row is not None:  # (no file: nothing to record)
+            self._pending[revision] = row
+
+    def finish(self, connection: Connection, committed: Iterable[str], commit: bool) -> None:
+        """After the run: write the rows of the revisions in `committed` (those whose
+        transactions committed), in a transaction of their own when `commit` (else in a
+        savepoint of the caller's), and keep the code sums taken for the next run."""
+        kept = set(committed)
+        pending = {revision: row for revision, row in self._pending.items() if revision in kept}
+        self._pending.clear()
+        if pending and self._ready is None:
+            self._ready = self._table_exists(connection)
+        if pending and self._ready:
+            rows = [row for row in pending.values() if row is not None]
             try:
-                upsert.execute(connection, row)
+                self._in_transaction(
+                    connection, commit, lambda: _replace(connection, pending, rows)
+                )
             except Exception as error:
-                if connection.dialect.name == "postgresql":
-                    raise  # the transaction is aborted: the revision rolls back
                 self._give_up(error)
+        if self._memo is not None:
+            self._memo.save()
 
-    def _write(self, connection: Connection, write: Callable[[], Any]) -> None:
+    @staticmethod
+    def _in_transaction(connection: Connection, commit: bool, work: Callable[[], _T]) -> _T:
+        """`work` committed on the run's own connection, or in a savepoint of the caller's
+        transaction (a failure then leaves the caller's work alone)."""
+        if not commit:
+            with connection.begin_nested():
+                return work()
         try:
-            with connection.begin_nested():  # a failed write must not abort the migration
-                write()
-        except Exception as error:
-            self._give_up(error)
-        else:
-            self._proven = True
-
-    def _upsert_statement(self, connection: Connection) -> Any:
-        """INSERT, or replace the row there is: built once per run; None for a dialect
-        without an upsert SQLAlchemy knows."""
-        if self._upsert is _UNSET:
-            statement = _upsert(connection.dialect.name)
-            self._upsert = None if statement is None else _DriverStatement(statement, connection)
-        return self._upsert
+            done = work()
+        except Exception:
+            connection.rollback()
+            raise
+        connection.commit()
+        return done
 
     def _table_exists(self, connection: Connection) -> bool:
         try:
@@ -340,13 +329,6 @@ class ChecksumRecorder:
                 return has_checksum_table(connection)
         except Exception:
             return False
-
-    def finish(self) -> None:
-        """After the run: close the cursor, and keep the code sums taken for the next run."""
-        if isinstance(self._upsert, _DriverStatement):
-            self._upsert.close()
-        if self._memo is not None:
-            self._memo.save()
 
     def _give_up(self, error: Exception) -> None:
         self._ready = False
@@ -387,87 +369,13 @@ def _utc_now() -> datetime:
     return _EPOCH + timedelta(seconds=time.time())
 
 
-def _replace(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    from sqlalchemy import delete, insert
+def _replace(connection: Connection, revisions: Iterable[str], rows: list[dict[str, Any]]) -> None:
+    """Delete the rows of `revisions`, then insert `rows`: two statements however many."""
+    from sqlalchemy import insert
 
-    table = checksum_table()
-    ids = [row["revision"] for row in rows]
-    connection.execute(delete(table).where(table.c.revision.in_(ids)))
-    connection.execute(insert(table), rows)
-
-
-class _DriverStatement:
-    """A statement compiled once for the connection's dialect, then run on one driver
-    cursor for the whole run: per row, SQLAlchemy neither keys its cache, compiles, nor
-    builds a result, which cost several times what the database does for the row. The
-    dialect's own bind processors still convert each value (a datetime into SQLite's text,
-    say)."""
-
-    def __init__(self, statement: Any, connection: Connection) -> None:
-        dialect = connection.dialect
-        compiled = statement.compile(dialect=dialect)
-        self._sql = str(compiled)
-        self._order: tuple[str, ...] | None = (
-            tuple(compiled.positiontup or ()) if compiled.positional else None
-        )
-        self._processors = [
-            (column.name, processor)
-            for column in checksum_table().c
-            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect))
-        ]
-        self._cursor: Any = None
-        self._driver_connection: Any = None
-
-    def execute(self, connection: Connection, row: dict[str, Any]) -> None:
-        values = dict(row)
-        for name, process in self._processors:
-            values[name] = process(values[name])
-        parameters: Any = values if self._order is None else [values[n] for n in self._order]
-        self._cursor_on(connection).execute(self._sql, parameters)
-
-    def _cursor_on(self, connection: Connection) -> Any:
-        """The run's cursor, on the driver connection `connection` is on now (in the
-        transaction it is in)."""
-        driver_connection = connection.connection.dbapi_connection
-        if driver_connection is not self._driver_connection:
-            self.close()
-            self._cursor = connection.connection.cursor()
-            self._driver_connection = driver_connection
-        return self._cursor
-
-    def close(self) -> None:
-        if self._cursor is not None:
-            with contextlib.suppress(Exception):  # (a closed connection closed it)
-                self._cursor.close()
-            self._cursor = self._driver_connection = None
-
-
-def _upsert(dialect: str) -> Any:
-    """One statement that inserts a row or replaces the revision's row."""
-    table = checksum_table()
-    replaced = ("code_sha256", "text_sha256", "applied_at")
-    if dialect == "sqlite":
-        # (not ON CONFLICT DO UPDATE: each revision's DDL makes SQLite compile the statement
-        # again, and INSERT OR REPLACE compiles in some 40% fewer instructions)
-        from sqlalchemy import insert
-
-        return insert(table).prefix_with("OR REPLACE")
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        postgresql_statement = postgresql_insert(table)
-        return postgresql_statement.on_conflict_do_update(
-            index_elements=[table.c.revision],
-            set_={name: postgresql_statement.excluded[name] for name in replaced},
-        )
-    if dialect in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-        mysql_statement = mysql_insert(table)
-        return mysql_statement.on_duplicate_key_update(
-            {name: mysql_statement.inserted[name] for name in replaced}
-        )
-    return None
+    forget(connection, revisions)
+    if rows:
+        connection.execute(insert(checksum_table()), rows)
 
 
 # reading them back ---------------------------------------------------------------------------

@@ -171,6 +171,9 @@ def _run_online(
             target=run.target,
         )
         run.start_clock()
+        # The revisions whose checksum rows to write: after a failure on a caller's
+        # connection, none (its transaction, aborted perhaps, is the caller's to end).
+        committed: list[str] = run.revisions
         try:
             if not at_target:  # (at the target, nothing runs: nothing runs unlocked)
                 with context.begin_transaction():
@@ -181,10 +184,11 @@ def _run_online(
             if isinstance(error, CommandError):
                 raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
             unrecorded = run.settle(_heads_after_failure(migration_context, run))
+            committed = run.revisions if lock else []
             failed = _failure(context, migration_context, error, unrecorded)
             raise MigrationsError(run.failure(failed)) from error
         finally:
-            checksums.finish()
+            checksums.finish(connection, committed, commit=bool(lock))
     call_after_migrate(hook, config, run)
 
 
@@ -309,9 +313,8 @@ def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., N
     ) -> None:
         run.check_lock()  # (this revision's transaction is still open: it rolls back)
         script = step.up_revision  # (a look-up in the revision map: once)
-        if not step.is_stamp and step.up_revision_id and ctx.connection is not None:
-            # In the revision's transaction: the row commits or rolls back with its version.
-            checksums.applied(ctx.connection, step.up_revision_id, step.is_upgrade, script)
+        if not step.is_stamp and step.up_revision_id:
+            checksums.applied(step.up_revision_id, step.is_upgrade, script)
         run.record(step.up_revision_id or "", _message(script), tuple(sorted(heads)))
 
     return on_version_apply

@@ -132,6 +132,30 @@ def test_each_revision_records_when_it_was_applied_in_utc(project, migrate, data
     assert rows[USERS] <= rows[EMAIL]
 
 
+def test_a_failed_upgrade_records_the_revisions_that_committed(project, migrate, database_url):
+    """The rows are written when the run ends: after a failure, those of the revisions
+    applied before it, and none for the one that failed."""
+    project.write_env(DATABASE_URL=database_url)
+    project.write(USERS_FILE, USERS_SOURCE)
+    failing = EMAIL_SOURCE.replace(
+        "def upgrade():\n", "def upgrade():\n    raise RuntimeError('boom')\n"
+    )
+    project.write(EMAIL_FILE, failing)
+
+    failed = migrate("upgrade")
+    assert failed.exit_code == 1
+    assert "boom" in failed.stderr
+    assert "cannot record" not in failed.stderr
+    assert set(recorded_rows(database_url)) == {USERS}
+
+    project.write(EMAIL_FILE, EMAIL_SOURCE)
+    upgrade = migrate("upgrade")
+    assert upgrade.exit_code == 0, upgrade.output
+    assert "recorded checksums" not in upgrade.stderr  # USERS had its row already
+    assert set(recorded_rows(database_url)) == {USERS, EMAIL}
+    assert migrate("checksums").exit_code == 0
+
+
 def test_code_edit_warns_everywhere_and_repair_clears_it(project, migrate, database_url):
     at_head(project, migrate, database_url)
     project.write(EMAIL_FILE, EMAIL_SOURCE.replace('"notes"', '"memos"', 1))
@@ -224,7 +248,7 @@ def test_database_migrated_before_checksums_gets_them_on_next_upgrade(
     upgrade = migrate("upgrade")
     assert upgrade.exit_code == 0, upgrade.output
     assert (
-        f"recorded checksums of 2 revisions applied before checksums existed: {USERS}, {EMAIL}"
+        f"recorded checksums of 2 revisions applied without them: {USERS}, {EMAIL}"
         in upgrade.stderr.splitlines()
     )
     assert set(recorded_rows(database_url)) == {USERS, EMAIL}
