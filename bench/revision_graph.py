@@ -659,6 +659,9 @@ def upgrade(workspace: Path, dialect: str, n: int, repeat: int, problems: Proble
                 problems.check_exit(what, sample)
                 problems.check_same(what, {"database": database_versions(url), "head": {head}})
             samples[tool.name].append(sample)
+            # What the run wrote (bytecode, caches, the database it dropped) reaches the disk
+            # now, not while the next run waits on its own commits to be written.
+            os.sync()
         took = ", ".join(f"{name} {runs[-1].seconds:.2f}s" for name, runs in samples.items())
         progress(f"upgrade {dialect} N={n}: round {number}/{repeat}: {took}")
     return [

@@ -8,16 +8,18 @@ the kernel (writes, fsync) is not counted; revision_graph.py's wall and CPU time
 
 For each --sizes N: a linear history of N small revisions (bench/histories.py) that both
 tools read, the bytecode of every file compiled and migrate's caches written by one
-untimed run of each tool, then each upgrades a fresh SQLite database under callgrind, two
-at once (one per CPU). Each tool is counted twice: as it runs again where it ran before,
-and as it runs first in a fresh clone, where no revision has bytecode yet (both compile
-every file) and `migrate` has no .migrations-cache/ (it tokenizes each file it applies for
-its code sum). Two sizes give the cost per revision and the fixed cost apart.
+untimed run of each tool, then each upgrades a fresh database under callgrind, two at once
+(one per CPU): SQLite always, PostgreSQL when MIGRATIONS_TEST_POSTGRES_URL names a server.
+On PostgreSQL only the client is counted, not the server's work for each tool. Each tool
+is counted twice: as it runs again where it ran before, and as it runs first in a fresh
+clone, where no revision has bytecode yet (both compile every file) and `migrate` has no
+.migrations-cache/ (it tokenizes each file it applies for its code sum). Two sizes give the
+cost per revision and the fixed cost apart.
 
     python bench/upgrade_instructions.py [--sizes 200,1000]
 
-Needs valgrind (without it, says so and counts nothing). Takes about 12 minutes with the
-defaults on a 2-CPU machine.
+Needs valgrind (without it, says so and counts nothing). Takes about 12 minutes per
+database with the defaults on a 2-CPU machine.
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from histories import write_history
-from revision_graph import BIN, base_project, child_environment, forget_caches, settle
+from revision_graph import (
+    BIN,
+    POSTGRES_VARIABLE,
+    base_project,
+    child_environment,
+    forget_caches,
+    fresh_database,
+    settle,
+)
 
 from migrations_cli import output
 
@@ -54,71 +64,71 @@ _TOTAL = re.compile(r"Collected : (\d+)")
 
 
 def project(root: Path, n: int) -> Path:
-    base_project(root, "sqlite:///upgrade.sqlite")
+    base_project(root, "sqlite:///unused.sqlite")  # (each run is given its database)
     write_history(root / "alembic" / "versions", n)
     settle(time.monotonic())  # the caches trust only files that have settled
     return root
 
 
-def environment() -> dict[str, str]:
-    return child_environment({"PYTHONHASHSEED": "0"})
-
-
-def warm(root: Path) -> None:
+def warm(root: Path, dialect: str) -> None:
     """Compile every revision's bytecode, and let migrate write its caches."""
     for arguments in TOOLS.values():
-        (root / "upgrade.sqlite").unlink(missing_ok=True)
-        run(root, [str(BIN / arguments[0]), *arguments[1:]])
+        with fresh_database(dialect, root / "databases") as url:
+            run(root, [str(BIN / arguments[0]), *arguments[1:]], url)
 
 
-def run(root: Path, command: list[str]) -> str:
+def run(root: Path, command: list[str], url: str) -> str:
+    environment = child_environment({"PYTHONHASHSEED": "0", "DATABASE_URL": url})
     done = subprocess.run(
-        command, cwd=root, env=environment(), capture_output=True, text=True, check=False
+        command, cwd=root, env=environment, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed in {root}:\n{done.stderr[-2000:]}")
     return done.stderr
 
 
-def instructions(root: Path, counted: str) -> int:
+def instructions(root: Path, counted: str, dialect: str) -> int:
     """The instructions of one upgrade of a fresh database in `root`."""
-    (root / "upgrade.sqlite").unlink(missing_ok=True)
     tool, fresh_clone = RUNS[counted]
     if fresh_clone:
         forget_caches(root)
     program, *arguments = TOOLS[tool]
-    report = run(
-        root,
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={root / 'callgrind.out'}",
-            sys.executable,
-            str(BIN / program),
-            *arguments,
-        ],
-    )
+    with fresh_database(dialect, root / "databases") as url:
+        report = run(
+            root,
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={root / 'callgrind.out'}",
+                sys.executable,
+                str(BIN / program),
+                *arguments,
+            ],
+            url,
+        )
     found = _TOTAL.search(report)
     if found is None:
         raise SystemExit(f"no instruction count from valgrind for {counted}:\n{report[-2000:]}")
     return int(found.group(1))
 
 
-def measure(workspace: Path, n: int) -> dict[str, int]:
+def measure(workspace: Path, dialect: str, n: int) -> dict[str, int]:
     """Each count in its own copy of the same history, two at once."""
     roots = {}
     for number, counted in enumerate(RUNS):
-        roots[counted] = project(workspace / f"{number}-{n}", n)
-        warm(roots[counted])
+        roots[counted] = project(workspace / f"{dialect}-{number}-{n}", n)
+        warm(roots[counted], dialect)
     with ThreadPoolExecutor(2) as pool:
-        counts = {counted: pool.submit(instructions, roots[counted], counted) for counted in RUNS}
+        counts = {
+            counted: pool.submit(instructions, roots[counted], counted, dialect) for counted in RUNS
+        }
         return {counted: future.result() for counted, future in counts.items()}
 
 
-def report(results: dict[int, dict[str, int]]) -> None:
+def report(dialect: str, results: dict[int, dict[str, int]]) -> None:
     rows = [
         [
-            f"upgrade head (sqlite){counted.removeprefix('migrate')}",
+            f"upgrade head ({dialect}){counted.removeprefix('migrate')}",
             str(n),
             f"{counts[counted] / 1e6:,.0f}M",
             f"{counts[baseline] / 1e6:,.0f}M",
@@ -130,7 +140,6 @@ def report(results: dict[int, dict[str, int]]) -> None:
         for n, counts in sorted(results.items())
     ]
     headers = ["command", "N", "migrate", "alembic", "ratio", "target", "met"]
-    print("instructions (callgrind), one run each: the count repeats run to run")
     for line in output.table(headers, rows):
         print(line)
     if len(results) >= 2:
@@ -138,7 +147,10 @@ def report(results: dict[int, dict[str, int]]) -> None:
         for counted in RUNS:
             per_revision = (high[counted] - low[counted]) / (large - small)
             fixed = low[counted] - per_revision * small
-            print(f"{counted}: {fixed / 1e6:,.0f}M fixed + {per_revision / 1e3:,.0f}K per revision")
+            print(
+                f"{dialect}, {counted}: {fixed / 1e6:,.0f}M fixed + "
+                f"{per_revision / 1e3:,.0f}K per revision"
+            )
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -159,12 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"command: upgrade_instructions.py --sizes {','.join(map(str, arguments.sizes))}")
     print(f"load average (does not change the counts): {os.getloadavg()[0]:.2f}")
+    dialects = ["sqlite", *(["postgresql"] if os.environ.get(POSTGRES_VARIABLE) else [])]
+    if len(dialects) == 1:
+        print(f"PostgreSQL skipped: {POSTGRES_VARIABLE} is not set", file=sys.stderr)
+    results: dict[str, dict[int, dict[str, int]]] = {}
     with tempfile.TemporaryDirectory(prefix="upgrade-instructions-") as folder:
-        results = {}
-        for n in arguments.sizes:
-            print(f"measuring N={n}...", file=sys.stderr, flush=True)
-            results[n] = measure(Path(folder), n)
-    report(results)
+        for dialect in dialects:
+            for n in arguments.sizes:
+                print(f"measuring {dialect} N={n}...", file=sys.stderr, flush=True)
+                results.setdefault(dialect, {})[n] = measure(Path(folder), dialect, n)
+    print("instructions (callgrind), one run each: the count repeats run to run")
+    for dialect, counts in results.items():
+        report(dialect, counts)
     return 0
 
 
