@@ -1,7 +1,7 @@
 """Checksums of applied migrations: has a migration file changed since it was applied?
 
-When a revision is applied, two SHA-256 sums of its file go into CHECKSUM_TABLE, beside the
-version table and in the same transaction as its version row: one of the raw bytes, and one
+When a revision is applied, two SHA-256 sums of its file are taken, and go into
+CHECKSUM_TABLE beside the version table when the run ends: one of the raw bytes, and one
 of its code (its Python tokens without comments, blank lines and indentation widths). A
 later file whose text sum differs but whose code sum matches had whitespace or comments
 edited; one whose code sum differs was edited after it ran, and the database may not hold
