@@ -634,6 +634,15 @@ UPGRADE_ROWS = (
 )
 
 
+def _upgrade_order(number: int) -> list[UpgradeTool]:
+    """The runs of round `number`: the warm ones in turn first, each round starting one
+    further on, so that none always follows the fresh-clone runs of the round before (which
+    write every revision's bytecode); then the fresh-clone ones, in their fixed order."""
+    warm = [tool for tool in UPGRADE_TOOLS if not tool.fresh_clone]
+    start = number % len(warm)
+    return [*warm[start:], *warm[:start], *(tool for tool in UPGRADE_TOOLS if tool.fresh_clone)]
+
+
 def forget_caches(project: Path) -> None:
     """What a fresh clone lacks: the revisions' bytecode and .migrations-cache/."""
     for folder in [project / CACHE_DIR, *(project / "alembic").rglob("__pycache__")]:
@@ -648,7 +657,7 @@ def upgrade(workspace: Path, dialect: str, n: int, repeat: int, problems: Proble
     problems.check_exit("upgrade: warm-up alembic heads", run(("alembic", "heads"), project))
     samples: dict[str, list[Sample]] = {tool.name: [] for tool in UPGRADE_TOOLS}
     for number in range(1, repeat + 1):
-        for tool in UPGRADE_TOOLS:
+        for tool in _upgrade_order(number):
             if tool.fresh_clone:
                 forget_caches(project)
             with fresh_database(dialect, workspace / "databases") as url:
