@@ -185,10 +185,10 @@ class ChecksumRecorder:
     The rows of a run are written once, after its last revision, in one transaction under
     the migration lock; after a failure, those of the revisions that committed. A row
     written in each revision's own transaction cost a statement per revision (on SQLite
-    compiled again after each revision's DDL, and a page more journaled per commit): the
-    upgrade's whole overhead over plain alembic. A run killed outright leaves its applied
-    revisions without rows; the next upgrade records them, as it does those plain alembic
-    applied. A code sum already taken is remembered (code_sums.CodeSumMemo).
+    compiled again after each revision's DDL, and a page more journaled per commit; on
+    PostgreSQL a round trip). A run killed outright leaves its applied revisions without
+    rows; the next upgrade records them, as it does those plain alembic applied. A code sum
+    already taken is remembered (code_sums.CodeSumMemo).
     """
 
     def __init__(self, script: ScriptDirectory, memo: Path) -> None:
