@@ -143,9 +143,10 @@ def record(connection: Connection, script: ScriptDirectory, revisions: Iterable[
         for revision in revisions
         if (row := _row(revision, revision_path(script, revision))) is not None
     ]
+    recorded = [row["revision"] for row in rows]
     if rows:
-        _replace(connection, [row["revision"] for row in rows], rows)
-    return [row["revision"] for row in rows]
+        _replace(connection, recorded, rows)
+    return recorded
 
 
 def forget(connection: Connection, revisions: Iterable[str]) -> None:

@@ -171,9 +171,9 @@ def _run_online(
             target=run.target,
         )
         run.start_clock()
-        # The revisions whose checksum rows to write: after a failure on a caller's
-        # connection, none (its transaction, aborted perhaps, is the caller's to end).
-        committed: list[str] = run.revisions
+        # After a failure on a caller's connection, no checksum rows are written: its
+        # transaction, aborted perhaps, is the caller's to end.
+        write_checksums = True
         try:
             if not at_target:  # (at the target, nothing runs: nothing runs unlocked)
                 with context.begin_transaction():
@@ -184,11 +184,14 @@ def _run_online(
             if isinstance(error, CommandError):
                 raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
             unrecorded = run.settle(_heads_after_failure(migration_context, run))
-            committed = run.revisions if lock else []
+            write_checksums = lock is not None
             failed = _failure(context, migration_context, error, unrecorded)
             raise MigrationsError(run.failure(failed)) from error
         finally:
-            checksums.finish(connection, committed, commit=bool(lock))
+            # (run.revisions: those that committed, once settle() has had its say)
+            checksums.finish(
+                connection, run.revisions if write_checksums else (), commit=bool(lock)
+            )
     call_after_migrate(hook, config, run)
 
 
