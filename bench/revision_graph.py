@@ -634,6 +634,14 @@ UPGRADE_ROWS = (
 )
 
 
+def upgrade_dialects() -> list[str]:
+    """SQLite, and PostgreSQL when POSTGRES_VARIABLE names a server (else says it is skipped)."""
+    if os.environ.get(POSTGRES_VARIABLE):
+        return ["sqlite", "postgresql"]
+    progress(f"PostgreSQL skipped: {POSTGRES_VARIABLE} is not set")
+    return ["sqlite"]
+
+
 def _upgrade_order(number: int) -> list[UpgradeTool]:
     """The runs of round `number`: the warm ones in turn first, each round starting one
     further on, so that none always follows the fresh-clone runs of the round before (which
@@ -829,9 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     upgrade_rows: list[Row] = []
     cache_files: list[int] = []
     chosen = arguments.comparisons
-    dialects = ["sqlite", *(["postgresql"] if os.environ.get(POSTGRES_VARIABLE) else [])]
-    if len(dialects) == 1 and "upgrade" in chosen:
-        progress(f"PostgreSQL skipped: {POSTGRES_VARIABLE} is not set")
+    dialects = upgrade_dialects() if "upgrade" in chosen else []
     with tempfile.TemporaryDirectory(prefix="bench-graph-") as folder:
         workspace = Path(folder)
         if "startup" in chosen:
@@ -844,7 +850,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cache_files.append(result.cache_files)
                 if n == max(arguments.sizes):
                     rss_rows.extend(result.rss)
-        for dialect in dialects if "upgrade" in chosen else ():
+        for dialect in dialects:
             upgrade_rows.extend(
                 upgrade(workspace, dialect, arguments.upgrade_revisions, arguments.repeat, problems)
             )

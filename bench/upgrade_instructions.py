@@ -39,12 +39,12 @@ from pathlib import Path
 from histories import write_history
 from revision_graph import (
     BIN,
-    POSTGRES_VARIABLE,
     base_project,
     child_environment,
     forget_caches,
     fresh_database,
     settle,
+    upgrade_dialects,
 )
 
 from migrations_cli import output
@@ -171,9 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"command: upgrade_instructions.py --sizes {','.join(map(str, arguments.sizes))}")
     print(f"load average (does not change the counts): {os.getloadavg()[0]:.2f}")
-    dialects = ["sqlite", *(["postgresql"] if os.environ.get(POSTGRES_VARIABLE) else [])]
-    if len(dialects) == 1:
-        print(f"PostgreSQL skipped: {POSTGRES_VARIABLE} is not set", file=sys.stderr)
+    dialects = upgrade_dialects()
     results: dict[str, dict[int, dict[str, int]]] = {}
     with tempfile.TemporaryDirectory(prefix="upgrade-instructions-") as folder:
         for dialect in dialects:
