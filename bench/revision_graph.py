@@ -27,17 +27,18 @@ target, and the same ratio for CPU time (user + system), which other load distur
    the project of their own. All runs take turns in an order that rotates each round. A
    last row compares `alembic` with a second run of itself: the ratio noise alone gives.
    Target: at most 5% slower (ratio <= 1.05). Wall times on a shared machine move by more
-   than that between runs: bench/upgrade_instructions.py counts instructions instead.
+   than that between runs: bench/upgrade_instructions.py counts instructions instead, and
+   --sqlite-dir on a RAM disk (/dev/shm) takes the disk's sync latency out of the SQLite runs.
 4. Peak RSS of `heads` (from the runs above, per process through os.wait4): the example
    project and the largest size. Target: no more than alembic (ratio <= 1).
 
     python bench/revision_graph.py [--repeat 5] [--sizes 1000,5000] [--upgrade-revisions 1000]
                                    [--quick] [--no-bytecode] [--comparisons startup,graph,upgrade]
-                                   [--sqlite-dir /dev/shm]
+                                   [--sqlite-dir DIR]
 
 The children run with bytecode caching on, as on a developer's machine
 (PYTHONDONTWRITEBYTECODE is removed from their environment; --no-bytecode sets it instead).
-The run takes about 10 minutes with the defaults and PostgreSQL; wall times are only worth
+The run takes 10 to 15 minutes with the defaults and PostgreSQL; wall times are only worth
 reading on an otherwise idle machine, so the highest load average seen is printed, with a
 warning above nproc. Exit status 1 when a command failed or the tools disagreed on a
 revision id; the targets themselves only show as "NO".
