@@ -130,6 +130,17 @@ def read_recorded(connection: Connection) -> dict[str, Recorded] | None:
     }
 
 
+def all_recorded(connection: Connection, revisions: frozenset[str]) -> bool:
+    """Whether each of `revisions` has a row; not when the table is missing or unreadable."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        recorded = read_recorded(connection)
+    except SQLAlchemyError:
+        return False
+    return recorded is not None and revisions <= recorded.keys()
+
+
 def create_checksum_table(connection: Connection) -> None:
     """Create the table when missing (on the connection's transaction)."""
     checksum_table().create(connection, checkfirst=True)

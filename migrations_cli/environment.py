@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from migrations_cli import output
 from migrations_cli.cache_files import CACHE_DIR
-from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder
+from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder, all_recorded
 from migrations_cli.code_sums import MEMO_NAME
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
@@ -151,18 +151,17 @@ def _run_online(
             context.run_migrations()
         return
     migration_context = context.get_context()
-    at_target = lock is not None and _at_target_before_locking(context, connection, run)
+    applied = cache(partial(_applied, context))  # (at the target, looked at twice)
+    at_target = lock is not None and _at_target_before_locking(context, connection, run, applied)
     with nullcontext(_unlocked) if at_target or lock is None else lock() as still_locked:
         run.check_lock = still_locked
         # Read under the lock: a process that waited sees what the one before it applied.
         run.previous = run.current = _database_heads(migration_context)
-        # (before the first revision's transaction begins; also at the target, so that a
-        # database migrated before checksums existed gets them on its next upgrade, and
-        # edited migrations are warned about on the migration's own connection)
+        # (before the first revision's transaction begins; also at the target, so that
+        # edited migrations are warned about on the migration's own connection, and a
+        # database migrated without rows gets them, under the lock: _at_target_before_locking)
         if run.direction == "upgrade":
-            checksums.prepare(
-                connection, run.previous, _applied(context, run.previous), commit=bool(lock)
-            )
+            checksums.prepare(connection, run.previous, applied(run.previous), commit=bool(lock))
         call_hook(
             hook.before_migrate,
             config=config,
@@ -196,17 +195,26 @@ def _run_online(
 
 
 def _at_target_before_locking(
-    context: EnvironmentContext, connection: Connection, run: MigrationRun
+    context: EnvironmentContext,
+    connection: Connection,
+    run: MigrationRun,
+    applied: Callable[[tuple[str, ...]], frozenset[str]],
 ) -> bool:
-    """Whether the database is already where the run would take it: every instance of a
-    rolling deploy after the first then returns at once, without queueing for the lock.
+    """Whether the database is already where the run would take it, with a checksum row
+    for every revision an upgrade finds applied: every instance of a rolling deploy after
+    the first then returns at once, without queueing for the lock. Rows missing (a database
+    upgraded by plain alembic, or by a run that is still writing its rows at its end) are
+    recorded under the lock, as the run writing them holds it.
 
     The transaction the look opened is ended, so that what is read under the lock comes
     from a new one (MariaDB's repeatable read would otherwise show the old revision).
     """
     heads = _database_heads(context.get_context())
+    at_target = _already_at_target(context, run, heads) and (
+        run.direction != "upgrade" or all_recorded(connection, applied(heads))
+    )
     connection.rollback()
-    return _already_at_target(context, run, heads)
+    return at_target
 
 
 def _unlocked() -> None:

@@ -9,6 +9,7 @@ import time
 import pytest
 from conftest import MIGRATE_SCRIPT, SETTING_NAMES, run_process, table_names, versions_in
 
+from migrations_cli.checksums import CHECKSUM_TABLE
 from migrations_cli.locking import LOCK_TABLE, migration_lock
 
 PROCESSES = 8
@@ -138,6 +139,47 @@ def test_a_database_already_at_head_returns_without_waiting_for_the_lock(project
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"Already at {revisions[-1]}: nothing to upgrade."
     assert waited < 10  # not the 30 s timeout
+
+
+def test_at_head_with_checksum_rows_still_to_write_a_run_waits_for_the_lock(project, database_url):
+    """A deploy's first instance writes its checksum rows after its last revision commits,
+    under the lock: an instance that finds the database at head in that moment waits for
+    the lock rather than write them itself (and report them as applied without rows)."""
+    from sqlalchemy import create_engine, text
+
+    revisions = write_history(project, "sqlite")
+    project.write_env(DATABASE_URL=database_url, MIGRATIONS_LOCK_TIMEOUT="0.5")
+    assert run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root).exit_code == 0
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"DELETE FROM {CHECKSUM_TABLE} WHERE revision = :revision"),
+                {"revision": revisions[-1]},
+            )
+        with migration_lock(engine, "advisory", timeout=5):  # the first instance, finishing
+            waiting = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
+            recorded_meanwhile = checksum_revisions(engine)
+        after = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
+        recorded_after = checksum_revisions(engine)
+    finally:
+        engine.dispose()
+
+    assert waiting.exit_code == 1, waiting.output
+    assert "gave up after 0.5s waiting for the migration lock" in waiting.stderr
+    assert recorded_meanwhile == set(revisions[:-1])  # nothing written without the lock
+    assert after.exit_code == 0, after.output
+    assert f"recorded checksums of 1 revision applied without them: {revisions[-1]}" in (
+        after.output
+    )
+    assert recorded_after == set(revisions)
+
+
+def checksum_revisions(engine) -> set[str]:
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return set(connection.execute(text(f"SELECT revision FROM {CHECKSUM_TABLE}")).scalars())
 
 
 def test_the_table_lock_frees_its_lease_and_stays_out_of_autogenerate(
