@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import MIGRATE_SCRIPT, SETTING_NAMES, run_process, table_names, versions_in
+from test_checksums import recorded_rows
 
 from migrations_cli.checksums import CHECKSUM_TABLE
 from migrations_cli.locking import LOCK_TABLE, migration_lock
@@ -159,9 +160,9 @@ def test_at_head_with_checksum_rows_still_to_write_a_run_waits_for_the_lock(proj
             )
         with migration_lock(engine, "advisory", timeout=5):  # the first instance, finishing
             waiting = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
-            recorded_meanwhile = checksum_revisions(engine)
+            recorded_meanwhile = set(recorded_rows(database_url))
         after = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
-        recorded_after = checksum_revisions(engine)
+        recorded_after = set(recorded_rows(database_url))
     finally:
         engine.dispose()
 
@@ -173,13 +174,6 @@ def test_at_head_with_checksum_rows_still_to_write_a_run_waits_for_the_lock(proj
         after.output
     )
     assert recorded_after == set(revisions)
-
-
-def checksum_revisions(engine) -> set[str]:
-    from sqlalchemy import text
-
-    with engine.connect() as connection:
-        return set(connection.execute(text(f"SELECT revision FROM {CHECKSUM_TABLE}")).scalars())
 
 
 def test_the_table_lock_frees_its_lease_and_stays_out_of_autogenerate(
