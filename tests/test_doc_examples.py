@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from migrations_cli.testing import SETTING_NAMES
 
 DOCUMENTS = [REPO_ROOT / "README.md", REPO_ROOT / "docs" / "performance.md"]
