@@ -120,6 +120,51 @@ class MigrationsProject:
     def revision_files(self) -> list[Path]:
         return sorted(self.versions.glob("*.py"))
 
+    def write_revision(
+        self,
+        revision: str,
+        down_revision: str | Sequence[str] | None = None,
+        *,
+        upgrade: str = "pass",
+        downgrade: str = "pass",
+        message: str = "step",
+        branch_labels: Sequence[str] | None = None,
+        depends_on: str | Sequence[str] | None = None,
+        created: str | None = None,
+        preamble: str = "",
+        file_name: str | None = None,
+    ) -> Path:
+        """A revision file with a known id, laid out as `alembic revision` writes one.
+
+        `upgrade` and `downgrade` are the functions' bodies (dedented, then indented);
+        `preamble` is module-level code before them; `created` adds the docstring's
+        Revision ID / Revises / Create Date lines. The file is named
+        ``<revision>_<message>.py`` unless `file_name` is given.
+        """
+        header = (
+            f"\n\nRevision ID: {revision}\nRevises: {down_revision}\nCreate Date: {created}\n\n"
+            if created
+            else ""
+        )
+        labels = tuple(branch_labels) if branch_labels else None
+        source = (
+            f'"""{message}{header}"""\n'
+            "import sqlalchemy as sa\n"
+            "from alembic import op\n\n"
+            f"revision = {revision!r}\n"
+            f"down_revision = {_literal(down_revision)}\n"
+            f"branch_labels = {labels!r}\n"
+            f"depends_on = {_literal(depends_on)}\n\n"
+            f"{textwrap.dedent(preamble).strip()}\n\n\n"
+            f"def upgrade():\n{_body(upgrade)}\n\n\n"
+            f"def downgrade():\n{_body(downgrade)}\n"
+        )
+        name = file_name or f"{revision}_{message.replace(' ', '_')}.py"
+        path = self.versions / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+        return path
+
     def tables(self) -> set[str]:
         """The application's tables in the SQLite database: not the version table, nor
         migrations-cli's own (lock, checksums)."""
@@ -139,6 +184,15 @@ class MigrationsProject:
             return []
         with closing(sqlite3.connect(self.db_path)) as connection:
             return [str(value) for (value, *_) in connection.execute(sql)]
+
+
+def _body(code: str) -> str:
+    return textwrap.indent(textwrap.dedent(code).strip() or "pass", "    ")
+
+
+def _literal(value: str | Sequence[str] | None) -> str:
+    """A revision or revisions as Alembic's files write them: a string, a tuple, None."""
+    return repr(value if value is None or isinstance(value, str) else tuple(value))
 
 
 RunMigrate = Callable[..., MigrateResult]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 from conftest import CREATE_TEAMS, CREATE_USERS, MODELS_V1, MODELS_V2, versions_in
@@ -43,20 +42,7 @@ DOCTOR_NAMES = [
 
 
 def write_revision(project, revision, down_revision, upgrade="pass", message="step"):
-    """A revision file with a known id, as `migrate create` would write it."""
-    body = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
-    project.write(
-        f"alembic/versions/{revision}_{message.replace(' ', '_').lower()}.py",
-        f'"""{message}"""\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {down_revision!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{body}\n\n\n"
-        "def downgrade():\n    pass\n",
-    )
+    project.write_revision(revision, down_revision, upgrade=upgrade, message=message)
 
 
 def users_at_head(project, migrate, database_url):

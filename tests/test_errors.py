@@ -7,30 +7,9 @@ from conftest import table_names, versions_in
 
 PASSWORD = "Pw-MARKER-7c1e"  # unique, so any leak is found by a plain substring search
 
-REVISION = '''
-"""{message}"""
-from alembic import op
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    {upgrade}
-
-
-def downgrade():
-    pass
-'''
-
 
 def write_revision(project, revision, down=None, upgrade="pass", message="hand written"):
-    project.write(
-        f"alembic/versions/{revision}_{message.replace(' ', '_')}.py",
-        REVISION.format(revision=revision, down=down, upgrade=upgrade, message=message),
-    )
+    project.write_revision(revision, down, upgrade=upgrade, message=message)
 
 
 def assert_one_line_error(result, *fragments, exit_code=1):
@@ -325,13 +304,12 @@ def test_a_failed_migration_is_rolled_back_where_ddl_is_transactional(
         return
     assert table_names(database_url) == {"good"}  # "half" went with its migration
     assert "stay applied" not in result.stderr
-    (project.versions / "bbbb22222222_hand_written.py").write_text(
-        REVISION.format(
-            revision="bbbb22222222",
-            down="aaaa11111111",
-            upgrade="op.execute('CREATE TABLE half (id INT)')",
-            message="fixed",
-        )
+    project.write_revision(
+        "bbbb22222222",
+        "aaaa11111111",
+        upgrade="op.execute('CREATE TABLE half (id INT)')",
+        message="fixed",
+        file_name="bbbb22222222_hand_written.py",
     )
     assert migrate("upgrade").exit_code == 0  # the retry is not blocked by a leftover
     assert table_names(database_url) == {"good", "half"}

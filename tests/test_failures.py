@@ -21,26 +21,7 @@ from migrations_cli.locking import migration_lock
 
 FIRST, SECOND, THIRD = "f1aaaaaaaaaa", "f2bbbbbbbbbb", "f3cccccccccc"
 
-REVISION = '''
-"""{message}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-people = sa.table("t1", sa.column("id", sa.Integer), sa.column("name", sa.String))
-
-
-def upgrade():
-{upgrade}
-
-
-def downgrade():
-    pass
-'''
+PEOPLE = 'people = sa.table("t1", sa.column("id", sa.Integer), sa.column("name", sa.String))'
 
 CREATE_T1 = """
     op.create_table(
@@ -91,10 +72,7 @@ DUPLICATE_STATEMENTS = {
 
 
 def write_revision(project, revision, down, upgrade, message="step"):
-    project.write(
-        f"alembic/versions/{revision}_{message}.py",
-        REVISION.format(revision=revision, down=down, upgrade=upgrade.rstrip(), message=message),
-    )
+    project.write_revision(revision, down, upgrade=upgrade, message=message, preamble=PEOPLE)
 
 
 def write_history(project, second_upgrade):

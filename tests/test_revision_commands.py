@@ -13,30 +13,6 @@ from conftest import MIGRATE_SCRIPT, SETTING_NAMES, table_names, versions_in
 
 CREATED = "2025-10-13 22:37:04.183512"
 
-REVISION = '''
-"""{message}
-
-Revision ID: {revision}
-Revises: {down}
-Create Date: {created}
-
-"""
-from alembic import op
-import sqlalchemy as sa
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = {labels!r}
-depends_on = None
-
-
-def upgrade():
-    op.create_table("t_{revision}", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade():
-    op.drop_table("t_{revision}")
-'''
 
 # Revision ids, named for the role they play in the histories below.
 FIRST, SECOND = "aaaa11111111", "bbbb22222222"
@@ -51,11 +27,14 @@ UNKNOWN = "deadbeef0000"
 
 
 def write_revision(project, revision, message, down=None, labels=None):
-    return project.write(
-        f"alembic/versions/{revision}_{message.replace(' ', '_')}.py",
-        REVISION.format(
-            revision=revision, message=message, down=down, labels=labels, created=CREATED
-        ),
+    return project.write_revision(
+        revision,
+        down,
+        message=message,
+        branch_labels=labels,
+        created=CREATED,
+        upgrade=f'op.create_table("t_{revision}", sa.Column("id", sa.Integer, primary_key=True))',
+        downgrade=f'op.drop_table("t_{revision}")',
     )
 
 

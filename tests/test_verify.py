@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import textwrap
 
 import pytest
 from conftest import CREATE_TEAMS, CREATE_USERS, MODELS_V2, table_names, versions_in
@@ -31,21 +30,13 @@ STEP = re.compile(r"^(ok|FAIL)  +(\w+)  \d+\.\d\ds  (.*)$")
 
 
 def write_revision(project, revision, down_revision, upgrade, downgrade, message):
-    """A revision file with a known id, its upgrade() and downgrade() bodies given."""
-
-    def body(code):
-        return textwrap.indent(textwrap.dedent(code).strip(), "    ")
-
-    (project.versions / f"{revision}.py").write_text(
-        f'"""{message}"""\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {down_revision!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{body(upgrade)}\n\n\n"
-        f"def downgrade():\n{body(downgrade)}\n"
+    project.write_revision(
+        revision,
+        down_revision,
+        upgrade=upgrade,
+        downgrade=downgrade,
+        message=message,
+        file_name=f"{revision}.py",
     )
 
 
