@@ -2,13 +2,14 @@
 
 An example is a ```console block: `$ ` lines are commands (a trailing backslash joins the
 next line), the lines under a command are what it prints, stdout and stderr as a terminal
-interleaves them. Each block runs in a fresh copy of the example application (alembic/,
-app/, pyproject.toml, .env from .env.example) through bash, with the installed `migrate` on
-PATH; `<!-- example-setup: COMMAND -->` lines right above the block run first, unseen.
+interleaves them. A block's commands run in one bash session (an `export` lasts), in a
+fresh copy of the example application (alembic/, app/, pyproject.toml, .env from
+.env.example), with the installed `migrate` on PATH; `<!-- example-setup: COMMAND -->`
+lines right above the block run first, unseen.
 
-Printed output is compared with runs of spaces and line breaks read as one space (a page
-wraps long lines, a terminal aligns columns), `...` standing for any text, and a duration
-such as `0.02s` for any duration. A command shown without output must succeed.
+Printed output is compared without its whitespace (a page wraps long lines and compacts
+JSON, a terminal aligns columns), `...` standing for any text, and a duration such as
+`0.02s` for any duration. A command shown without output must succeed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from migrations_cli.testing import SETTING_NAMES
 
 DOCUMENTS = [REPO_ROOT / "README.md", REPO_ROOT / "docs" / "performance.md"]
 SETUP = re.compile(r"<!-- example-setup: (.*?) -->")
-DURATION = re.compile(r"\d+\.\d+s\b")
+DURATION = re.compile(r"^\d+\.\d+s$")
 
 
 @dataclass(frozen=True)
@@ -93,15 +94,14 @@ ALL_EXAMPLES = [example for page in DOCUMENTS for example in examples(page)]
 
 
 def _pattern(expected: str) -> re.Pattern[str]:
-    """The expected text as a regular expression: whitespace-insensitive, `...` any text."""
-    words = []
-    for word in expected.split():
-        pieces = [
-            r"\d+\.\d+s".join(re.escape(text) for text in DURATION.split(piece))
-            for piece in word.split("...")
-        ]
-        words.append(".*?".join(pieces))
-    return re.compile(r"\s*".join(words), re.S)
+    """The expected text as a regular expression over text without whitespace: `...` is
+    any text, a duration any duration."""
+    words = [DURATION.sub("\0", word) for word in expected.split()]
+    pieces = [
+        r"\d+\.\d+s".join(re.escape(text) for text in piece.split("\0"))
+        for piece in "".join(words).split("...")
+    ]
+    return re.compile(".*?".join(pieces), re.S)
 
 
 def example_project(root: Path) -> Path:
@@ -170,12 +170,24 @@ def test_example(example: Example, tmp_path: Path) -> None:
     for command in example.setup:
         prepared = run(command, project)
         assert prepared.returncode == 0, f"setup `{command}` failed:\n{prepared.stdout}"
-    for step in example.steps:
-        result = run(step.command, project)
+    for step, (printed, exit_code) in zip(
+        example.steps, run_session(example.steps, project), strict=True
+    ):
         if step.expected.strip():
-            assert _pattern(step.expected).fullmatch(" ".join(result.stdout.split())), (
+            assert _pattern(step.expected).fullmatch("".join(printed.split())), (
                 f"$ {step.command}\n--- the page shows:\n{step.expected}\n"
-                f"--- it printed (exit {result.returncode}):\n{result.stdout}"
+                f"--- it printed (exit {exit_code}):\n{printed}"
             )
         else:
-            assert result.returncode == 0, f"$ {step.command}\n{result.stdout}"
+            assert exit_code == 0, f"$ {step.command}\n{printed}"
+
+
+def run_session(steps: tuple[Step, ...], project: Path) -> list[tuple[str, int]]:
+    """The steps in one shell, as a reader types them (an `export` lasts), each step's
+    output and exit code told apart by a marker the script prints after it."""
+    script = "".join(f"{step.command}\nprintf '\\0%d\\0' $?\n" for step in steps)
+    printed = run(script, project).stdout
+    parts = re.split(r"\x00(\d+)\x00", printed)
+    results = [(parts[index], int(parts[index + 1])) for index in range(0, len(parts) - 1, 2)]
+    assert len(results) == len(steps), f"the session stopped early:\n{printed}"
+    return results
