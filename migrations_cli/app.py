@@ -13,9 +13,11 @@ from migrations_cli import output
 from migrations_cli.cli import (
     DATABASE_URL_OPTION,
     ENV_FILE_OPTION,
+    NAME_OPTIONS,
     PLUGIN_OPTION,
     PROG_NAME,
     VERBOSE_OPTIONS,
+    X_OPTION,
     GlobalOptions,
 )
 from migrations_cli.context import MigrationsContext
@@ -57,6 +59,24 @@ def global_options(
             metavar=f"{DISABLE_FLAG_PREFIX}NAME",
             help="Disable the plugin NAME: it is not imported (a built-in by its command "
             "name, e.g. no:downgrade). Repeatable; `migrate plugins` lists the names.",
+        ),
+    ] = None,
+    x_arguments: Annotated[
+        list[str] | None,
+        typer.Option(
+            X_OPTION,
+            metavar="KEY=VALUE",
+            help="For env.py, which reads it with context.get_x_argument(), as with "
+            "`alembic -x`. Repeatable.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            *NAME_OPTIONS,
+            metavar="SECTION",
+            help="The alembic.ini section to use (one database of a multi-database "
+            "setup), as with `alembic --name`. Default: alembic.",
         ),
     ] = None,
 ) -> None:

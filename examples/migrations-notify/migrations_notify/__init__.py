@@ -37,7 +37,7 @@ import typer
 
 from migrations_cli import output
 from migrations_cli.config import SETTINGS_KEY
-from migrations_cli.hookspecs import hookimpl
+from migrations_cli import hookimpl
 from migrations_cli.settings import find_env_file, read_env_file
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ import typer
 from migrations_cli import output
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError, describe
-from migrations_cli.hookspecs import hookimpl
+from migrations_cli import hookimpl
 
 if TYPE_CHECKING:  # the command imports SQLAlchemy when it runs, not at start-up
     from sqlalchemy import Table
