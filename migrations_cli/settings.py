@@ -201,7 +201,9 @@ def _read_ini(path: Path) -> ConfigParser:
     try:
         parser.read(path, encoding="utf-8")
     except (ConfigParserError, UnicodeDecodeError) as error:
-        raise SettingsError(f"{path}: cannot be read ({first_line(str(error))})") from None
+        raise SettingsError(
+            f"{path}: cannot read script_location ({first_line(str(error))})"
+        ) from None
     return parser
 
 
