@@ -31,6 +31,28 @@ from migrations_cli.plugin_manager import (
 from migrations_cli.settings import DISABLE_FLAG_PREFIX, Settings, make_project_importable
 
 
+def _print_version(value: bool) -> None:
+    """`migrate --version`: this tool's version and the Alembic and SQLAlchemy it drives,
+    read from the installed distributions (nothing of them is imported)."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from migrations_cli import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    output.result(
+        f"{PROG_NAME} {__version__} (alembic {installed('alembic')}, "
+        f"SQLAlchemy {installed('sqlalchemy')})"
+    )
+    raise typer.Exit()
+
+
 def global_options(
     ctx: typer.Context,
     env_file: Annotated[
@@ -79,6 +101,15 @@ def global_options(
             "setup), as with `alembic --name`. Default: alembic.",
         ),
     ] = None,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Show the version of migrate, Alembic and SQLAlchemy, and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Run Alembic migrations with settings from .env.
 

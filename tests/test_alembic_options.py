@@ -5,8 +5,10 @@ project configured for plain Alembic."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -349,6 +351,29 @@ def test_history_indicate_current_marks_what_alembic_marks(project, migrate):
     assert "(current)" not in migrate("history").stdout
 
 
+def test_stamp_sql_prints_what_alembic_stamp_sql_prints(project, migrate):
+    project.write("alembic.ini", "[alembic]\nscript_location = %(here)s/alembic\n")
+    migrate("create", "--empty", "first", "--rev-id", "a1")
+    [(code, plain)] = run_alembic(project.root, ["stamp", "head", "--sql"])
+
+    result = migrate("stamp", "head", "--sql")
+
+    assert (result.exit_code, code) == (0, 0)
+    assert "INSERT INTO alembic_version (version_num) VALUES ('a1')" in plain
+    assert result.stdout.rstrip("\n") == plain.rstrip("\n")
+    assert not project.db_path.exists()
+
+
+def test_version_names_the_alembic_that_alembic_version_names(project, migrate):
+    [(code, plain)] = run_alembic(project.root, ["--version"])
+
+    result = migrate("--version")
+
+    assert (result.exit_code, code) == (0, 0)
+    assert plain.startswith("alembic ")
+    assert f"(alembic {plain.split()[1]}, SQLAlchemy " in result.stdout
+
+
 # -- the project's conventions ------------------------------------------------------------------
 
 
@@ -469,3 +494,55 @@ def test_importing_the_package_does_not_import_pluggy(project):
     result = run_process([sys.executable, "-c", probe], cwd=REPO_ROOT)
 
     assert result.stdout.strip() == "False", result.output
+
+
+# -- the alembic -> migrate table ----------------------------------------------------------------
+
+_OPTION = re.compile(r"(?<![\w-])(--?[a-z][\w-]*)")
+
+
+def alembic_options() -> dict[str | None, set[str]]:
+    """Every option string of `alembic`'s own argument parser: the global ones under None,
+    each command's under its name (its positional arguments and --help left out)."""
+    from alembic.config import CommandLine
+
+    parser = CommandLine(prog="alembic").parser
+    found: dict[str | None, set[str]] = {None: set()}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                found[name] = {
+                    option
+                    for sub_action in command._actions
+                    for option in sub_action.option_strings
+                    if option not in ("-h", "--help")
+                }
+        else:
+            found[None] |= set(action.option_strings)
+    return found
+
+
+def table_rows() -> list[str]:
+    """The first cell of each row of the alembic -> migrate table in docs/commands.md."""
+    guide = (REPO_ROOT / "docs" / "commands.md").read_text()
+    section = guide.split("## Every `alembic` command and option, and its `migrate` form", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    return [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `alembic")]
+
+
+def test_the_table_names_every_command_and_option_of_alembics_parser():
+    rows = table_rows()
+    by_command: dict[str | None, set[str]] = {}
+    for row in rows:
+        for form in re.findall(r"`alembic([^`]*)`", row):
+            words = form.split()
+            command = words[0] if words and not words[0].startswith("-") else None
+            if command == "CMD":  # `alembic CMD --help`: every command's --help
+                continue
+            by_command.setdefault(command, set()).update(_OPTION.findall(form))
+
+    for command, options in alembic_options().items():
+        assert command in by_command, f"alembic {command} is not in the table"
+        missing = options - by_command[command]
+        assert not missing, f"alembic {command or ''} {sorted(missing)} not in the table"
+    assert None in by_command and "--help" in by_command[None]
