@@ -90,26 +90,24 @@ def two_locations(project):
 
 
 # Each revision command of a team with branches, as alembic and as migrate.
+NEW_BRANCH = ("--branch-label", "other", "--version-path", "alembic/other")
+DEPENDS = ("--depends-on", "b1", "--depends-on", "b2")
 REVISION_STEPS = [
     (
         ["revision", "-m", "one", "--rev-id", "a1", "--version-path", "alembic/versions"],
         ["create", "--empty", "one", "--rev-id", "a1", "--version-path", "alembic/versions"],
     ),
     (
-        ["revision", "-m", "two", "--rev-id", "b1", "--head", "base"]
-        + ["--branch-label", "other", "--version-path", "alembic/other"],
-        ["create", "--empty", "two", "--rev-id", "b1", "--head", "base"]
-        + ["--branch-label", "other", "--version-path", "alembic/other"],
+        ["revision", "-m", "two", "--rev-id", "b1", "--head", "base", *NEW_BRANCH],
+        ["create", "--empty", "two", "--rev-id", "b1", "--head", "base", *NEW_BRANCH],
     ),
     (
         ["revision", "-m", "three", "--rev-id", "b2", "--head", "other@head"],
         ["create", "--empty", "three", "--rev-id", "b2", "--head", "other@head"],
     ),
     (
-        ["revision", "-m", "four", "--rev-id", "a2", "--head", "a1"]
-        + ["--depends-on", "b1", "--depends-on", "b2"],
-        ["create", "--empty", "four", "--rev-id", "a2", "--head", "a1"]
-        + ["--depends-on", "b1", "--depends-on", "b2"],
+        ["revision", "-m", "four", "--rev-id", "a2", "--head", "a1", *DEPENDS],
+        ["create", "--empty", "four", "--rev-id", "a2", "--head", "a1", *DEPENDS],
     ),
     (
         ["revision", "-m", "five", "--rev-id", "a3", "--head", "a1", "--splice"],
@@ -129,7 +127,7 @@ def test_create_and_merge_take_alembics_revision_options_with_its_meaning(
     shutil.copytree(two_locations.root, plain)
 
     answers = run_alembic(plain, *(alembic for alembic, _ in REVISION_STEPS))
-    for (alembic_args, migrate_args), (code, _) in zip(REVISION_STEPS, answers, strict=True):
+    for (_, migrate_args), (code, _) in zip(REVISION_STEPS, answers, strict=True):
         result = migrate(*migrate_args)
         assert (result.exit_code, code) == (0, 0), (migrate_args, result.output)
 
@@ -196,9 +194,10 @@ def test_branches_lists_branch_points_in_alembics_order(project, migrate):
 
     assert _branch_points(plain) == ["b1", "a"]  # newest first
     assert _branch_points(result.stdout) == _branch_points(plain)
-    assert [point["revision"] for point in json.loads(migrate("branches", "--json").stdout)[
-        "branch_points"
-    ]] == ["b1", "a"]
+    assert [
+        point["revision"]
+        for point in json.loads(migrate("branches", "--json").stdout)["branch_points"]
+    ] == ["b1", "a"]
 
 
 # -- -x and --name ---------------------------------------------------------------------------
@@ -312,10 +311,16 @@ def test_edit_opens_the_files_alembic_edit_opens(project, migrate, tmp_path, mon
     migrate("create", "--empty", "two", "--rev-id", "b1", "--head", "base", "--splice")
     edited = tmp_path / "edited.txt"
 
-    run_process([sys.executable, "-c", ALEMBIC_STEPS, json.dumps([["edit", "a1"]])], project.root,
-                env={"EDITOR": str(editor)})
-    run_process([sys.executable, "-c", ALEMBIC_STEPS, json.dumps([["edit", "heads"]])],
-                project.root, env={"EDITOR": str(editor)})
+    run_process(
+        [sys.executable, "-c", ALEMBIC_STEPS, json.dumps([["edit", "a1"]])],
+        project.root,
+        env={"EDITOR": str(editor)},
+    )
+    run_process(
+        [sys.executable, "-c", ALEMBIC_STEPS, json.dumps([["edit", "heads"]])],
+        project.root,
+        env={"EDITOR": str(editor)},
+    )
     plain = edited.read_text().splitlines()
     edited.unlink()
     assert migrate("edit", "a1").exit_code == 0
@@ -343,9 +348,7 @@ def test_history_indicate_current_marks_what_alembic_marks(project, migrate):
     assert (result.exit_code, code) == (0, 0)
     [marked] = [line for line in plain.splitlines() if "(current)" in line]
     assert marked.startswith("a1 -> a2 ")
-    assert [line.split()[0] for line in result.stdout.splitlines() if "(current)" in line] == [
-        "a2"
-    ]
+    assert [line.split()[0] for line in result.stdout.splitlines() if "(current)" in line] == ["a2"]
     documents = json.loads(migrate("history", "-i", "--json").stdout)["revisions"]
     assert [document["is_current"] for document in documents] == [False, True, False]
     assert "(current)" not in migrate("history").stdout
@@ -477,9 +480,7 @@ def test_hookimpl_is_importable_from_the_package_and_from_hookspecs(project, mig
         "from migrations_cli.hookspecs import hookimpl\n\n\n"
         "@hookimpl\ndef after_migrate(revisions):\n    print('long', len(revisions))\n",
     )
-    project.write_env(
-        DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_PLUGINS="short_form,long_form"
-    )
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_PLUGINS="short_form,long_form")
     migrate("create", "--empty", "first")
 
     result = migrate("upgrade")
