@@ -39,10 +39,9 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
     A project set up for plain Alembic keeps its files: an alembic.ini in the project folder
     and the `[tool.alembic]` section of its pyproject.toml are read as Alembic reads them
     (file_template, post_write_hooks, version_locations, ...), the ini's section being the
-    one -n/--name chose. The settings still decide the
-    script location, and the database URL when DATABASE_URL is set; without it the ini's
-    `sqlalchemy.url` is left for env.py. Plugins adjust the result through the
-    `configure_alembic` hook.
+    one -n/--name chose. The settings still decide the script location, and the database
+    URL when DATABASE_URL is set; without it the ini's `sqlalchemy.url` is left for env.py.
+    Plugins adjust the result through the `configure_alembic` hook.
     """
     from argparse import Namespace
 
