@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, run_process, versions_in
 
+from migrations_cli import app, cache_files
 from migrations_cli.cli import GlobalOptions
 
 # Runs `alembic ARGS` once per step, in one interpreter (one start-up for all of them): each
@@ -174,6 +175,32 @@ def test_heads_history_branches_and_upgrade_read_every_version_location(
     assert versions_in(f"sqlite:///{two_locations.root / 'db.sqlite'}") == versions_in(
         f"sqlite:///{plain / 'db.sqlite'}"
     )
+
+
+def test_a_file_added_to_another_version_location_is_seen_by_the_quick_answers(
+    two_locations, migrate, monkeypatch
+):
+    monkeypatch.setattr(cache_files, "SETTLE_NS", 0)  # files count as settled at once
+    full_runs: list[bool] = []
+    run_app = app.run_app
+    monkeypatch.setattr(app, "run_app", lambda *args: full_runs.append(True) or run_app(*args))
+    for _, migrate_args in REVISION_STEPS[:3]:
+        assert migrate(*migrate_args).exit_code == 0
+    migrate("heads")  # a full run, which saves the graph snapshot
+    full_runs.clear()
+    first = migrate("heads")
+    assert not full_runs  # answered from the snapshot
+    [(code, _)] = run_alembic(two_locations.root, ["revision", "-m", "four", "--head", "b2"])
+
+    second = migrate("heads")
+
+    assert code == 0
+    [added] = (two_locations.root / "alembic" / "other").glob("*_four.py")
+    assert [line.split()[0] for line in first.stdout.splitlines()] == ["a1", "b2"]
+    assert [line.split()[0] for line in second.stdout.splitlines()] == [
+        "a1",
+        added.name.split("_")[0],
+    ]
 
 
 def _branch_points(text: str) -> list[str]:
