@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from migrations_cli import output
-from migrations_cli.arguments import BranchLabelOption, RevIdOption, SpliceOption
+from migrations_cli.arguments import (
+    BranchLabelOption,
+    RevIdOption,
+    SpliceOption,
+    complete_revision,
+)
 from migrations_cli.config import AUTOGENERATE_KEY
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
@@ -40,7 +45,8 @@ def create(
             "--head",
             metavar="REV",
             help="The revision to base the new one on: a head, BRANCH@head, or with "
-            "--splice any revision. Default: head.",
+            "--splice any revision.",
+            autocompletion=complete_revision,
         ),
     ] = "head",
     splice: SpliceOption = False,
