@@ -13,9 +13,11 @@ from migrations_cli import output
 from migrations_cli.cli import (
     DATABASE_URL_OPTION,
     ENV_FILE_OPTION,
+    NAME_OPTIONS,
     PLUGIN_OPTION,
     PROG_NAME,
     VERBOSE_OPTIONS,
+    X_OPTION,
     GlobalOptions,
 )
 from migrations_cli.context import MigrationsContext
@@ -27,6 +29,28 @@ from migrations_cli.plugin_manager import (
     register_all_commands,
 )
 from migrations_cli.settings import DISABLE_FLAG_PREFIX, Settings, make_project_importable
+
+
+def _print_version(value: bool) -> None:
+    """`migrate --version`: this tool's version and the Alembic and SQLAlchemy it drives,
+    read from the installed distributions (nothing of them is imported)."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from migrations_cli import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    output.result(
+        f"{PROG_NAME} {__version__} (alembic {installed('alembic')}, "
+        f"SQLAlchemy {installed('sqlalchemy')})"
+    )
+    raise typer.Exit()
 
 
 def global_options(
@@ -59,6 +83,33 @@ def global_options(
             "name, e.g. no:downgrade). Repeatable; `migrate plugins` lists the names.",
         ),
     ] = None,
+    x_arguments: Annotated[
+        list[str] | None,
+        typer.Option(
+            X_OPTION,
+            metavar="KEY=VALUE",
+            help="For env.py, which reads it with context.get_x_argument(), as with "
+            "`alembic -x`. Repeatable.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            *NAME_OPTIONS,
+            metavar="SECTION",
+            help="The alembic.ini section to use (one database of a multi-database "
+            "setup), as with `alembic --name`. Default: alembic.",
+        ),
+    ] = None,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Show the version of migrate, Alembic and SQLAlchemy, and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Run Alembic migrations with settings from .env.
 

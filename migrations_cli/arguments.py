@@ -34,3 +34,26 @@ JsonOption = Annotated[
         help="Print one JSON document on stdout (messages still go to stderr).",
     ),
 ]
+
+
+# Options of `alembic revision` and `alembic merge`, with Alembic's names and meanings.
+BranchLabelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--branch-label",
+        metavar="LABEL",
+        help="Give the new revision this branch label (as `alembic revision --branch-label`).",
+    ),
+]
+RevIdOption = Annotated[
+    str | None,
+    typer.Option("--rev-id", metavar="ID", help="Use this revision id instead of a generated one."),
+]
+SpliceOption = Annotated[
+    bool,
+    typer.Option(
+        "--splice",
+        help="Allow a revision that is not a head as the new revision's parent (a branch "
+        "starting there).",
+    ),
+]

@@ -23,18 +23,29 @@ ENV_FILE_OPTION = "--env-file"
 DATABASE_URL_OPTION = "--database-url"
 VERBOSE_OPTIONS = ("--verbose", "-v")
 PLUGIN_OPTION = DISABLE_FLAG  # -p no:NAME, as pytest's
+# Alembic's own global options, with its names: -x KEY=VALUE for env.py (repeatable), and
+# -n/--name, the alembic.ini section of one database in a multi-database setup.
+X_OPTION = "-x"
+NAME_OPTIONS = ("--name", "-n")
+# Short options taking a value, which Click reads as "-p VALUE" or "-pVALUE".
+_SHORT_VALUED = (PLUGIN_OPTION, X_OPTION, NAME_OPTIONS[1])
 
 
 @dataclass(frozen=True)
 class GlobalOptions:
     """The options main() must know before Click parses anything: they decide which .env is
-    read and so which plugins, and so which commands, exist."""
+    read and so which plugins, and so which commands, exist; -n decides which ini section
+    configures the project, and -x is handed to env.py."""
 
     env_file: str | None = None
     database_url: str | None = None
     verbose: bool = False
     # The values of -p, as given ("no:downgrade"); a missing value is Click's to report.
     plugin_options: tuple[str, ...] = ()
+    # The values of -x, in order, as Alembic keeps them for context.get_x_argument().
+    x_arguments: tuple[str, ...] = ()
+    # -n/--name: the ini section (None: Alembic's "alembic").
+    name: str | None = None
     # The first word after them: the command's name, unless Click finds it is not one.
     command: str | None = None
 
@@ -43,18 +54,23 @@ class GlobalOptions:
         """Read the options placed before the command name, as Click will."""
         values: dict[str, str | None] = {}
         verbose = False
-        plugin_options: list[str] = []
+        repeated: dict[str, list[str]] = {PLUGIN_OPTION: [], X_OPTION: []}
         position = 0
         while position < len(args) and args[position].startswith("-"):
             name, has_value, given = args[position].partition("=")
-            if args[position].startswith(PLUGIN_OPTION) and not args[position].startswith("--"):
+            short = args[position][:2]
+            if short in _SHORT_VALUED and not args[position].startswith("--"):
                 # A short option as Click reads it: "-p VALUE" or "-pVALUE" (not "-p=VALUE").
-                attached = args[position][len(PLUGIN_OPTION) :]
+                attached = args[position][2:]
                 if not attached:
                     position += 1
                 if attached or position < len(args):  # else Click reports the missing value
-                    plugin_options.append(attached or args[position])
-            elif name in (ENV_FILE_OPTION, DATABASE_URL_OPTION):
+                    value_given = attached or args[position]
+                    if short in repeated:
+                        repeated[short].append(value_given)
+                    else:
+                        values["name"] = value_given
+            elif name in (ENV_FILE_OPTION, DATABASE_URL_OPTION, NAME_OPTIONS[0]):
                 value: str | None = given
                 if not has_value:  # the value is the next word; Click reports it missing
                     position += 1
@@ -66,7 +82,8 @@ class GlobalOptions:
         return cls(
             **values,
             verbose=verbose,
-            plugin_options=tuple(plugin_options),
+            plugin_options=tuple(repeated[PLUGIN_OPTION]),
+            x_arguments=tuple(repeated[X_OPTION]),
             command=args[position] if position < len(args) else None,
         )
 
@@ -101,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for option, value in (
         (ENV_FILE_OPTION, options.env_file),
         (DATABASE_URL_OPTION, options.database_url),
+        (NAME_OPTIONS[0], options.name),
     ):
         if value == "":
             output.error(f"{option} needs a value (it was empty)")
@@ -110,7 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.error(problem)
         return USAGE_ERROR
     try:
-        settings = load_settings(options.env_file, overrides={"DATABASE_URL": options.database_url})
+        settings = load_settings(
+            options.env_file,
+            overrides={"DATABASE_URL": options.database_url},
+            ini_section=options.name,
+            x_arguments=options.x_arguments,
+        )
     except MigrationsError as error:
         output.error(str(error))
         return error.exit_code

@@ -25,7 +25,9 @@ WITHOUT_MODELS_KEY = "migrations_cli.without_models"
 # What `alembic init` writes into alembic.ini: not a database anyone means.
 ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
 
-# YYYYMMDD_HHMM-<rev>_<slug>.py, as the team's migration guide names files.
+# YYYYMMDD_HHMM-<rev>_<slug>.py, as the team's migration guide names files: what `migrate
+# init` writes into the Alembic configuration it creates, and the default of a project
+# that has no Alembic configuration at all.
 DEFAULT_FILE_TEMPLATE = (
     "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s"
 )
@@ -36,11 +38,13 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
 
     A project set up for plain Alembic keeps its files: an alembic.ini in the project folder
     and the `[tool.alembic]` section of its pyproject.toml are read as Alembic reads them
-    (file_template, post_write_hooks, version_locations, ...). The settings still decide the
-    script location, and the database URL when DATABASE_URL is set; without it the ini's
-    `sqlalchemy.url` is left for env.py. Plugins adjust the result through the
-    `configure_alembic` hook.
+    (file_template, post_write_hooks, version_locations, ...), the ini's section being the
+    one -n/--name chose. The settings still decide the script location, and the database
+    URL when DATABASE_URL is set; without it the ini's `sqlalchemy.url` is left for env.py.
+    Plugins adjust the result through the `configure_alembic` hook.
     """
+    from argparse import Namespace
+
     from alembic.config import Config
 
     ini = settings.project_dir / ALEMBIC_INI
@@ -48,12 +52,17 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
     config = Config(
         file_=ini if ini.is_file() else None,
         toml_file=pyproject if pyproject.is_file() else None,
+        ini_section=settings.ini_section,
+        # -x, where env.py's context.get_x_argument() reads it, as plain alembic keeps it.
+        cmd_opts=Namespace(x=list(settings.x_arguments)) if settings.x_arguments else None,
         # Alembic's default is the sys.stdout of the moment it was imported; output must
         # go to today's (the masking wrapper, or a test's capture).
         stdout=sys.stdout,
     )
     config.set_main_option("script_location", _escape(str(settings.migrations_dir)))
-    if config.get_alembic_option("file_template") is None:
+    if not ini.is_file() and not config.toml_alembic_config:
+        # A project configured by .env alone: migrate's file names. A project configured
+        # for Alembic keeps its own file_template, or Alembic's default.
         config.set_main_option("file_template", DEFAULT_FILE_TEMPLATE)
     if settings.database_url:
         # env.py migrates the database this option names (so a plugin or a tool may

@@ -16,7 +16,7 @@ from migrations_cli.errors import MigrationsError
 from migrations_cli.revision_graph import walk
 
 if TYPE_CHECKING:
-    from alembic.script import ScriptDirectory
+    from alembic.script import Script, ScriptDirectory
 
     from migrations_cli.context import MigrationsContext
     from migrations_cli.graph_snapshot import GraphSnapshot
@@ -127,3 +127,17 @@ def known_current(context: MigrationsContext) -> tuple[str, ...]:
     if state.unknown:
         raise MigrationsError(unknown_revision_advice(state.unknown))
     return state.current
+
+
+def named_revisions(context: MigrationsContext, revision: str) -> tuple[Script, ...]:
+    """The revisions `revision` names, for `show` and `edit`: an id or unique prefix, a
+    branch label, head, heads, or current (the database's revisions)."""
+    target: str | tuple[str, ...] = revision
+    if revision == CURRENT:
+        target = known_current(context)
+        if not target:
+            raise MigrationsError("the database is at base: no revision is applied")
+    found = context.script.get_revisions(target)
+    if not found:
+        raise MigrationsError(f"{revision} is not a revision (base comes before the first one)")
+    return tuple(script for script in found if script is not None)

@@ -408,9 +408,13 @@ def _with_configured_url(settings: Settings, config: Config) -> Settings:
 
 
 def _settings_from_env_file(config: Config) -> Settings:
-    """Settings from the `.env` nearest the alembic.ini or pyproject.toml in use."""
+    """Settings from the `.env` nearest the alembic.ini or pyproject.toml in use, for the
+    ini section plain alembic's -n chose."""
     source = config.toml_file_name or config.config_file_name
-    return load_settings(start=Path(source).resolve().parent if source else None)
+    return load_settings(
+        start=Path(source).resolve().parent if source else None,
+        ini_section=config.config_ini_section,
+    )
 
 
 def _load_plugins(settings: Settings) -> pluggy.HookRelay:

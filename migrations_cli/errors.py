@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from types import FrameType
@@ -25,6 +26,9 @@ class DatabaseError(MigrationsError):
     """The database could not be reached or rejected what a migration asked of it."""
 
 
+UNEXPECTED = "unexpected "
+
+
 def describe(error: BaseException) -> str:
     """One line that says what went wrong, for errors raised by us, Alembic or SQLAlchemy.
 
@@ -33,6 +37,15 @@ def describe(error: BaseException) -> str:
     """
     if isinstance(error, MigrationsError):
         return str(error)
+    described = _described(error)
+    imported = revision_file_raising(error)
+    if imported is not None:
+        described = described.removeprefix(UNEXPECTED)
+        return f"{imported}: {described} (raised while the revision file was imported)"
+    return described
+
+
+def _described(error: BaseException) -> str:
     alembic_util = sys.modules.get("alembic.util")
     if alembic_util is not None and isinstance(error, alembic_util.CommandError):
         # Alembic replaces "Multiple revisions start with 'ab'" by a generic "Can't locate
@@ -47,7 +60,7 @@ def describe(error: BaseException) -> str:
         return f"database error: {first_line(str(original))}"
     if sqlalchemy_exc is not None and isinstance(error, sqlalchemy_exc.SQLAlchemyError):
         return first_line(str(error))
-    return f"unexpected {type(error).__name__}: {first_line(str(error))}"
+    return f"{UNEXPECTED}{type(error).__name__}: {first_line(str(error))}"
 
 
 def traceback_frames(error: BaseException) -> Iterator[FrameType]:
@@ -56,6 +69,31 @@ def traceback_frames(error: BaseException) -> Iterator[FrameType]:
     while entry is not None:
         yield entry.tb_frame
         entry = entry.tb_next
+
+
+# Alembic's methods that import a revision file (env.py is imported by run_env instead).
+_REVISION_LOADERS = frozenset({"_from_path", "_from_filename"})
+
+
+def revision_file_raising(error: BaseException) -> str | None:
+    """`path:line` of the revision file whose top level raised `error` while Alembic
+    imported it (the first module Alembic's `Script._from_path` imported on the way), the
+    path relative to the working directory when below it; None when no import of a revision
+    file raised it."""
+    found, loading = None, False
+    entry = error.__traceback__
+    while entry is not None:
+        code = entry.tb_frame.f_code
+        if code.co_name in _REVISION_LOADERS and "alembic" in code.co_filename:
+            loading = True
+        elif loading and code.co_name == "<module>":
+            found, loading = (code.co_filename, entry.tb_lineno), False
+        entry = entry.tb_next
+    if found is None:
+        return None
+    path, line = found
+    relative = os.path.relpath(path)
+    return f"{path if relative.startswith('..') else relative}:{line}"
 
 
 def first_line(text: str) -> str:

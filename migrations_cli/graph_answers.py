@@ -61,29 +61,45 @@ def _head_document(revision: RevisionRecord) -> dict[str, Any]:
 
 
 def print_history(
-    found: Sequence[RevisionRecord], rev_range: str | None, verbose: bool, json_output: bool
+    found: Sequence[RevisionRecord],
+    rev_range: str | None,
+    verbose: bool,
+    json_output: bool,
+    current: tuple[str, ...] | None = None,
 ) -> None:
-    """The revisions `found` (oldest first) as a table, or as a document."""
+    """The revisions `found` (oldest first) as a table, or as a document; with `current`
+    (history --indicate-current) the database's revisions are marked `(current)`, and each
+    document says `is_current`."""
     if json_output:
-        output.json_result({"revisions": [revision_document(revision) for revision in found]})
+        documents = [revision_document(revision) for revision in found]
+        if current is not None:
+            for document in documents:
+                document["is_current"] = document["revision"] in current
+        output.json_result({"revisions": documents})
         return
     if not found:
         output.info(NO_REVISIONS if rev_range is None else f"No revisions in {rev_range}.")
         return
-    for line in _history_table(found, verbose):
+    for line in _history_table(found, verbose, current or ()):
         output.result(line)
 
 
-def _history_table(found: Sequence[RevisionRecord], verbose: bool) -> list[str]:
+def _history_table(
+    found: Sequence[RevisionRecord], verbose: bool, current: tuple[str, ...]
+) -> list[str]:
+    def shown(revision: RevisionRecord, branches: bool = True) -> str:
+        marked = labelled(revision, branches=branches)
+        return f"{marked} (current)" if revision.revision in current else marked
+
     if not verbose:
         return output.table(
-            ("revision", "message"), ((labelled(revision), revision.doc) for revision in found)
+            ("revision", "message"), ((shown(revision), revision.doc) for revision in found)
         )
     return output.table(
         ("revision", "parent", "branch", "created", "message", "path"),
         (
             (
-                labelled(revision, branches=False),
+                shown(revision, branches=False),
                 ", ".join(parents(revision)) or "base",
                 ", ".join(sorted(revision.branch_labels)),
                 _short_date(created(revision)),

@@ -101,7 +101,8 @@ def only_built_in_plugins(settings: Settings) -> bool:
 
 
 def snapshot_path(settings: Settings) -> Path:
-    """One snapshot per migrations folder, beside the revision cache."""
+    """One snapshot per migrations folder, beside the revision cache (one taken for another
+    ini section is not used: the section is among its inputs)."""
     where = hashlib.sha256(os.fspath(settings.migrations_dir).encode()).hexdigest()[:16]
     return settings.project_dir / cache_files.CACHE_DIR / f"graph-{where}.json"
 
@@ -224,14 +225,19 @@ def _stat(path: str) -> cache_files.StatKey | None:
 
 def _config_inputs(settings: Settings) -> dict[str, Any]:
     """What the Config is built from besides the settings' migrations folder: the bytes of
-    the alembic.ini and pyproject.toml Alembic would read (None when absent)."""
+    the alembic.ini and pyproject.toml Alembic would read (None when absent), and the ini
+    section read (-n)."""
     found: dict[str, str | None] = {}
     for name in (ALEMBIC_INI, PYPROJECT):
         try:
             found[name] = hashlib.sha256((settings.project_dir / name).read_bytes()).hexdigest()
         except OSError:
             found[name] = None
-    return {"migrations_dir": os.fspath(settings.migrations_dir), "files": found}
+    return {
+        "migrations_dir": os.fspath(settings.migrations_dir),
+        "ini_section": settings.ini_section,
+        "files": found,
+    }
 
 
 def _alembic_version() -> str | None:

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from migrations_cli.output import model_warnings
+
 if TYPE_CHECKING:
     import pluggy
     from sqlalchemy import MetaData
@@ -42,9 +44,11 @@ def model_differences(
             "include_object": plugin_include_object(hook),
         },
     )
-    # compare_metadata takes a list of MetaData as env.py's target_metadata does.
-    diffs: list[Any] = compare_metadata(migration_context, metadata)  # type: ignore[arg-type]
-    return [describe_difference(diff, connection.dialect) for diff in _flattened(diffs)]
+    with model_warnings():
+        # compare_metadata takes a list of MetaData as env.py's target_metadata does.
+        diffs: list[Any] = compare_metadata(migration_context, metadata)  # type: ignore[arg-type]
+        differences = [describe_difference(diff, connection.dialect) for diff in _flattened(diffs)]
+    return differences
 
 
 def _flattened(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:

@@ -97,6 +97,23 @@ def warn(text: str) -> None:
     echo(f"{styled('warning:', 'yellow', err=True)} {text}", err=True)
 
 
+@contextmanager
+def model_warnings() -> Iterator[None]:
+    """Warnings raised while the models are compared with a database (SQLAlchemy's
+    SAWarning, Alembic's "autogenerate skipping ..."), shown as what they are: remarks on
+    the user's models, each once, rather than as a line of whichever module of Alembic or
+    migrations_cli happened to call SQLAlchemy. The warning filters in force still apply
+    (an "error" filter still raises)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            yield
+        finally:
+            for text in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught):
+                warn(f"comparing the models with the database: {text}")
+
+
 def error(text: str) -> None:
     echo(f"{styled('error:', 'red', bold=True, err=True)} {text}", err=True)
 

@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = tuple(
         "history",
         "show",
         "branches",
+        "edit",
         "stamp",
         "check",
         "doctor",

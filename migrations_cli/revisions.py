@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from migrations_cli import output
-from migrations_cli.errors import PluginError
+from migrations_cli.errors import MigrationsError, PluginError
 from migrations_cli.plugin_manager import call_hook
 
 if TYPE_CHECKING:
@@ -31,6 +31,21 @@ def checked_message(message: str) -> str:
             "the revision file)"
         )
     return message.strip()
+
+
+# The template Alembic renders every new revision file from, in the migrations folder.
+REVISION_TEMPLATE = "script.py.mako"
+
+
+def require_template(context: MigrationsContext) -> None:
+    """A one-line error, before anything is written, when the template is missing (Alembic
+    itself fails half way, with a FileNotFoundError from Mako)."""
+    template = Path(context.script.dir) / REVISION_TEMPLATE
+    if not template.is_file():
+        raise MigrationsError(
+            f"{_shown(template)} is missing: it is the template of new revision files "
+            "(`migrate init` writes it again; existing files are left alone)"
+        )
 
 
 def alembic_messages_to_stderr() -> AbstractContextManager[object]:

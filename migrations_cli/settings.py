@@ -7,18 +7,25 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from migrations_cli.errors import SettingsError, first_line
 from migrations_cli.locking import DEFAULT_TIMEOUT_SECONDS, LOCK_KINDS, LockKind
 from migrations_cli.url_secrets import check_credentials, mask_url, url_passwords
 
+if TYPE_CHECKING:
+    from configparser import ConfigParser
+
 ENV_FILE_NAME = ".env"
 DEFAULT_MIGRATIONS_DIR = "alembic"
 # MIGRATIONS_ENV values that make destructive commands ask first.
 PRODUCTION_NAMES = frozenset({"production", "prod"})
 ALEMBIC_INI = "alembic.ini"
+# The alembic.ini section Alembic reads unless -n/--name names another.
+DEFAULT_INI_SECTION = "alembic"
 PYPROJECT = "pyproject.toml"
 # Where plugins come from and how one is turned off on the command line (-p no:NAME): read
 # here, before any plugin loads, and by migrations_cli.plugin_manager.
@@ -51,6 +58,10 @@ class Settings:
     disabled_plugins: tuple[str, ...] = ()
     # False when MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD is set: no entry-point plugins.
     plugin_autoload: bool = True
+    # -n/--name: the alembic.ini section configuring this run (a multi-database setup).
+    ini_section: str = DEFAULT_INI_SECTION
+    # -x KEY=VALUE, in order: what env.py reads with context.get_x_argument().
+    x_arguments: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -79,6 +90,8 @@ def load_settings(
     overrides: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
     start: Path | None = None,
+    ini_section: str | None = None,
+    x_arguments: tuple[str, ...] = (),
 ) -> Settings:
     """Read settings; `overrides` are command-line values and win over everything else.
 
@@ -86,6 +99,7 @@ def load_settings(
     used, if any, and the process environment wins over it. A file named with `env_file`
     (--env-file) was chosen on the command line, so it wins over the environment. Relative
     paths resolve against the folder holding the `.env` file. Empty values count as unset.
+    `ini_section` and `x_arguments` are Alembic's -n and -x, from the command line.
     """
     environ = os.environ if environ is None else environ
     start = (start or Path.cwd()).resolve()
@@ -105,6 +119,8 @@ def load_settings(
         else (overrides or {}, environ, file_values)
     )
 
+    section = ini_section or DEFAULT_INI_SECTION
+
     def value(key: str) -> str | None:
         for source in sources:
             found = source.get(key)
@@ -114,7 +130,7 @@ def load_settings(
 
     return Settings(
         database_url=_absolute_sqlite_path(value("DATABASE_URL"), project_dir),
-        migrations_dir=_migrations_dir(value("MIGRATIONS_DIR"), project_dir),
+        migrations_dir=_migrations_dir(value("MIGRATIONS_DIR"), project_dir, section),
         metadata=_checked_metadata_path(value("MIGRATIONS_METADATA")),
         plugins=_checked_plugin_list(value("MIGRATIONS_PLUGINS")),
         env_file=path,
@@ -127,40 +143,68 @@ def load_settings(
         plugin_autoload=not _checked_switch(
             "MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD", value("MIGRATIONS_DISABLE_PLUGIN_AUTOLOAD")
         ),
+        ini_section=section,
+        x_arguments=x_arguments,
     )
 
 
-def _migrations_dir(configured: str | None, project_dir: Path) -> Path:
-    return project_dir / configured if configured else discover_script_location(project_dir)[0]
+def _migrations_dir(configured: str | None, project_dir: Path, section: str) -> Path:
+    if configured:
+        return project_dir / configured
+    return discover_script_location(project_dir, section)[0]
 
 
-def discover_script_location(project_dir: Path) -> tuple[Path, str]:
+def discover_script_location(
+    project_dir: Path, section: str = DEFAULT_INI_SECTION
+) -> tuple[Path, str]:
     """Where the migrations are when MIGRATIONS_DIR is not set, and which file said so.
 
     A project set up for plain Alembic keeps working unchanged: `script_location` is read
-    as Alembic reads it, from alembic.ini's [alembic] section first, then from pyproject.toml's
-    [tool.alembic], `%(here)s` being the file's folder. A relative location is taken from
-    the project folder. Without either, the default folder `alembic`.
+    as Alembic reads it, from alembic.ini's [alembic] section (or the `section` -n names)
+    first, then from pyproject.toml's [tool.alembic], `%(here)s` being the file's folder.
+    A relative location is taken from the project folder. Without either, the default
+    folder `alembic`.
     """
-    for read, name in ((_ini_script_location, ALEMBIC_INI), (_toml_script_location, PYPROJECT)):
-        path = project_dir / name
+    ini, pyproject = project_dir / ALEMBIC_INI, project_dir / PYPROJECT
+    if section != DEFAULT_INI_SECTION and not _has_ini_section(ini, section):
+        raise SettingsError(f"--name {section}: {ini} has no [{section}] section")
+    for path, name, read in (
+        (ini, ALEMBIC_INI, partial(_ini_script_location, section=section)),
+        (pyproject, PYPROJECT, _toml_script_location),
+    ):
         location = read(path) if path.is_file() else None
         if location:
             return project_dir / _resource_as_path(location), name
     return project_dir / DEFAULT_MIGRATIONS_DIR, "default"
 
 
-def _ini_script_location(path: Path) -> str | None:
+def _ini_script_location(path: Path, section: str) -> str | None:
+    from configparser import Error as ConfigParserError
+
+    try:
+        return _read_ini(path).get(section, "script_location", fallback=None)
+    except ConfigParserError as error:
+        message = first_line(str(error))
+        raise SettingsError(f"{path}: cannot read script_location ({message})") from None
+
+
+def _has_ini_section(path: Path, section: str) -> bool:
+    return path.is_file() and _read_ini(path).has_section(section)
+
+
+def _read_ini(path: Path) -> ConfigParser:
+    """alembic.ini as Alembic reads it, `%(here)s` being its folder."""
     from configparser import ConfigParser
     from configparser import Error as ConfigParserError
 
     parser = ConfigParser(defaults={"here": path.parent.as_posix()})
     try:
         parser.read(path, encoding="utf-8")
-        return parser.get("alembic", "script_location", fallback=None)
     except (ConfigParserError, UnicodeDecodeError) as error:
-        message = first_line(str(error))
-        raise SettingsError(f"{path}: cannot read script_location ({message})") from None
+        raise SettingsError(
+            f"{path}: cannot read script_location ({first_line(str(error))})"
+        ) from None
+    return parser
 
 
 def _toml_script_location(path: Path) -> str | None:

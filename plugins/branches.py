@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 
 def branches(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Show the branch points (oldest first) and the revisions branching off each."""
+    """Show the branch points (newest first, as `alembic branches`) and the revisions
+    branching off each."""
     graph = get_context(ctx, read_only=True).graph
-    points = [revision for revision in graph.revisions if revision.is_branch_point]
+    points = [revision for revision in reversed(graph.revisions) if revision.is_branch_point]
     if json_output:
         output.json_result({"branch_points": [_document(graph, point) for point in points]})
         return
@@ -39,6 +40,8 @@ def _line(revision: RevisionRecord) -> str:
 
 
 def _children(graph: GraphSnapshot, point: RevisionRecord) -> list[RevisionRecord]:
+    """Sorted by id: Alembic lists them in the order of a set, which changes from run to
+    run."""
     return [graph.by_id[revision] for revision in sorted(point.nextrev)]
 
 

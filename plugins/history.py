@@ -47,6 +47,14 @@ def history(
             "--verbose", "-v", help="Add parent(s), branch labels, creation date and path."
         ),
     ] = False,
+    indicate_current: Annotated[
+        bool,
+        typer.Option(
+            "--indicate-current",
+            "-i",
+            help="Mark the database's revision(s) (current), as `alembic history -i`.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show the revisions, oldest first and newest last."""
@@ -56,7 +64,8 @@ def history(
         if rev_range is None
         else _revisions_in_range(context, *_range_ends(rev_range))
     )
-    print_history(found, rev_range, verbose, json_output)
+    current = known_current(context) if indicate_current else None
+    print_history(found, rev_range, verbose, json_output, current)
 
 
 def _range_ends(rev_range: str) -> tuple[str, str]:

@@ -1,10 +1,13 @@
 """`migrate init`: give a project that has none the migration environment `migrate` needs
-(env.py, script.py.mako, versions/ and the `.env.example` entries), overwriting nothing."""
+(env.py, script.py.mako, versions/ and the `.env.example` entries), and the configuration
+plain `alembic` needs to run in the same project ([tool.alembic] in pyproject.toml, else an
+alembic.ini), overwriting nothing."""
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,10 +17,16 @@ import typer
 
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption
+from migrations_cli.config import DEFAULT_FILE_TEMPLATE
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.settings import Settings, discover_script_location
+from migrations_cli.settings import (
+    ALEMBIC_INI,
+    PYPROJECT,
+    Settings,
+    discover_script_location,
+)
 
 # The same two files as the repository's alembic/ (tests/test_init.py keeps them equal).
 TEMPLATES = ("env.py", "script.py.mako")
@@ -45,6 +54,24 @@ MIGRATIONS_DIR={value}
 MIGRATIONS_METADATA=
 """,
 }
+
+# The configuration `migrate init` writes for plain alembic: where the migrations are, the
+# project on sys.path (env.py imports the models), and migrate's file names (a project
+# adopted from plain Alembic keeps its own, or Alembic's default).
+PYPROJECT_SECTION = """
+[tool.alembic]
+script_location = "{location}"
+file_template = "{file_template}"
+prepend_sys_path = ["%(here)s"]
+"""
+ALEMBIC_INI_TEXT = """\
+# Plain `alembic` reads this; `migrate` reads it too (and its settings from .env).
+[alembic]
+script_location = {location}
+file_template = {file_template}
+prepend_sys_path = %(here)s
+path_separator = os
+"""
 
 Status = Literal["created", "exists", "updated"]
 
@@ -89,10 +116,12 @@ def init(
     settings = get_context(ctx).settings
     target = directory.absolute() if directory is not None else settings.migrations_dir
     refuse_a_folder_migrate_would_not_use(settings, target)
-    discovered, _ = discover_script_location(settings.project_dir)
     check_folders(target)
+    configured = write_alembic_config(settings, target)
+    discovered, _ = discover_script_location(settings.project_dir)
     written = [
         *scaffold(target),
+        configured,
         update_env_example(
             settings.project_dir / ENV_EXAMPLE,
             migrations_dir=None if _same(target, discovered) else _setting_value(settings, target),
@@ -105,7 +134,7 @@ def init(
     else:
         for item in written:
             output.result(item.line())
-    output.info(next_steps(settings, target))
+    output.info(next_steps(settings, target, discovered))
 
 
 def refuse_a_folder_migrate_would_not_use(settings: Settings, target: Path) -> None:
@@ -132,6 +161,47 @@ def check_folders(target: Path) -> None:
             raise MigrationsError(
                 f"{_shown(folder)} exists and is not a folder: nothing was written"
             )
+
+
+def write_alembic_config(settings: Settings, target: Path) -> Written:
+    """[tool.alembic] appended to pyproject.toml, or an alembic.ini when the project has no
+    pyproject.toml, naming `target`; left alone when the project configures Alembic already
+    (then its script_location decides, see refuse_a_folder_migrate_would_not_use)."""
+    ini, pyproject = settings.project_dir / ALEMBIC_INI, settings.project_dir / PYPROJECT
+    if ini.is_file():
+        return Written(ini, "exists")
+    location = _setting_value(settings, target)
+    if not Path(location).is_absolute():
+        location = f"%(here)s/{location}"
+    values = {"location": location, "file_template": DEFAULT_FILE_TEMPLATE}
+    if not pyproject.is_file():
+        _write(ini, ALEMBIC_INI_TEXT.format(**values))
+        return Written(ini, "created")
+    existing = _read(pyproject)
+    if _has_tool_alembic(pyproject):
+        return Written(pyproject, "exists")
+    separator = "" if existing.endswith("\n") or not existing else "\n"
+    _write(pyproject, existing + separator + PYPROJECT_SECTION.format(**values))
+    return Written(pyproject, "updated", ["[tool.alembic]"])
+
+
+def _has_tool_alembic(pyproject: Path) -> bool:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Alembic depends on tomli there
+        import tomli as tomllib
+    try:
+        with pyproject.open("rb") as stream:
+            return "alembic" in tomllib.load(stream).get("tool", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise MigrationsError(f"{_shown(pyproject)} is not valid TOML: {error}") from None
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise MigrationsError(f"cannot write {_shown(path)}: {error.strerror}") from None
 
 
 def scaffold(target: Path) -> list[Written]:
@@ -187,10 +257,7 @@ def update_env_example(path: Path, migrations_dir: str | None) -> Written:
     else:
         separator = "" if not existing else "\n" if existing.endswith("\n") else "\n\n"
         text = existing + separator + entries
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise MigrationsError(f"cannot write {_shown(path)}: {error.strerror}") from None
+    _write(path, text)
     return Written(path, "created" if existing is None else "updated", missing)
 
 
@@ -202,13 +269,17 @@ def _read(path: Path) -> str:
         raise MigrationsError(f"cannot read {_shown(path)}: {reason}") from None
 
 
-def next_steps(settings: Settings, target: Path) -> str:
-    """What is left to do by hand, naming only the settings not set yet."""
+def next_steps(settings: Settings, target: Path, discovered: Path) -> str:
+    """What is left to do by hand, naming only the settings not set yet (MIGRATIONS_DIR
+    only when neither it nor the Alembic configuration names `target`)."""
     unset = [
         key
         for key, needed in (
             ("DATABASE_URL", not settings.database_url),
-            ("MIGRATIONS_DIR", not _same(target, settings.migrations_dir)),
+            (
+                "MIGRATIONS_DIR",
+                not _same(target, settings.migrations_dir) and not _same(target, discovered),
+            ),
             ("MIGRATIONS_METADATA", not settings.metadata),
         )
         if needed

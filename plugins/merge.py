@@ -7,9 +7,15 @@ from typing import Annotated
 import typer
 
 from migrations_cli import output
+from migrations_cli.arguments import BranchLabelOption, RevIdOption, SpliceOption
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revisions import alembic_messages_to_stderr, announce_revision, checked_message
+from migrations_cli.revisions import (
+    alembic_messages_to_stderr,
+    announce_revision,
+    checked_message,
+    require_template,
+)
 
 
 def merge(
@@ -21,6 +27,9 @@ def merge(
     message: Annotated[
         str, typer.Option("--message", "-m", help="The merge revision's message.")
     ] = "merge heads",
+    branch_label: BranchLabelOption = None,
+    rev_id: RevIdOption = None,
+    splice: SpliceOption = False,
 ) -> None:
     """Merge heads into one revision (default: all current heads)."""
     from alembic import command
@@ -36,8 +45,16 @@ def merge(
         raise typer.BadParameter(
             "give two or more revisions, or none to merge every head", param_hint="REVISIONS"
         )
+    require_template(context)
     with alembic_messages_to_stderr():
-        script = command.merge(context.alembic_config, revisions, message=message)
+        script = command.merge(
+            context.alembic_config,
+            revisions,
+            message=message,
+            branch_label=branch_label,
+            rev_id=rev_id,
+            splice=splice,
+        )
     if script is not None:
         announce_revision(context, script, message)
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
-from migrations_cli.database_state import CURRENT, known_current
-from migrations_cli.errors import MigrationsError
+from migrations_cli.database_state import named_revisions
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.revision_graph import (
     RevisionRecord,
@@ -22,11 +21,6 @@ from migrations_cli.revision_graph import (
     revision_document,
     shown_path,
 )
-
-if TYPE_CHECKING:
-    from alembic.script import Script
-
-    from migrations_cli.context import MigrationsContext
 
 
 def show(
@@ -41,25 +35,12 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Show one revision in detail: parents, branches, labels, date, path, docstring."""
-    found = [
-        RevisionRecord.of(script) for script in _resolve(get_context(ctx, read_only=True), revision)
-    ]
+    context = get_context(ctx, read_only=True)
+    found = [RevisionRecord.of(script) for script in named_revisions(context, revision)]
     if json_output:
         output.json_result({"revisions": [revision_document(script) for script in found]})
         return
     output.result("\n\n".join(_details(script) for script in found))
-
-
-def _resolve(context: MigrationsContext, revision: str) -> tuple[Script, ...]:
-    target: str | tuple[str, ...] = revision
-    if revision == CURRENT:
-        target = known_current(context)
-        if not target:
-            raise MigrationsError("the database is at base: no revision is applied")
-    found = context.script.get_revisions(target)
-    if not found:
-        raise MigrationsError(f"{revision} is not a revision (base comes before the first one)")
-    return found
 
 
 def _details(script: RevisionRecord) -> str:

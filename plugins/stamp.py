@@ -40,6 +40,14 @@ def stamp(
             "migration file defines).",
         ),
     ] = False,
+    sql: Annotated[
+        bool,
+        typer.Option(
+            "--sql",
+            help="Print the SQL that stamps instead of running it (offline, as "
+            "`alembic stamp --sql`).",
+        ),
+    ] = False,
 ) -> None:
     """Set the database's revision to REVISIONS without running migrations."""
     from alembic import command
@@ -48,6 +56,9 @@ def stamp(
     context = get_context(ctx)
     config = context.alembic_config
     config.attributes[WITHOUT_MODELS_KEY] = True  # a deploy stamps without the app's settings
+    if sql:
+        command.stamp(config, revisions, sql=True, purge=purge)
+        return
     before = read_heads(context.database)
     try:
         command.stamp(config, revisions, purge=purge)

@@ -6,7 +6,8 @@ import re
 
 from conftest import MODELS_V2, table_names, versions_in
 
-FILE_NAME = re.compile(r"^\d{8}_\d{4}-(?P<rev>[0-9a-f]{12})_(?P<slug>\w+)\.py$")
+# migrate's file_template, or Alembic's default (a project configured for plain Alembic).
+FILE_NAME = re.compile(r"^(?:\d{8}_\d{4}-)?(?P<rev>[0-9a-f]{12})_(?P<slug>\w+)\.py$")
 
 
 def revision_of(path) -> str:

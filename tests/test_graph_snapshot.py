@@ -33,12 +33,14 @@ JSON_COMMANDS += [("status", "--json")]
 # Enough for what does not depend on the history's shape.
 SMALL = {"n": 12, "branches": 1, "labels": 1}
 ENV = {"DATABASE_URL": "sqlite:///db.sqlite", "MIGRATIONS_METADATA": "models:metadata"}
-# Runs main() in a fresh interpreter; writes its exit code and the heavy modules imported.
+# Runs main() in a fresh interpreter; writes its exit code and the heavy modules imported
+# (migrations_cli's `hookimpl` is imported on first use, so pluggy is not among them).
 PROBE = """
 import json, sys
 from migrations_cli.cli import main
 code = main(sys.argv[2:])
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"alembic", "typer", "sqlalchemy"})
+heavy = {"alembic", "typer", "sqlalchemy", "pluggy"}
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 open(sys.argv[1], "w").write(json.dumps([code, heavy]))
 """
 

@@ -99,6 +99,7 @@ def test_init_scaffolds_a_fresh_project_then_create_and_upgrade_work(
         "created  alembic/env.py",
         "created  alembic/script.py.mako",
         "created  alembic/versions/",
+        "created  alembic.ini",
         "created  .env.example",
     ]
     assert result.stderr.splitlines() == [
@@ -136,6 +137,7 @@ def test_init_twice_leaves_everything_alone_and_says_so(bare, migrate):
         "exists   alembic/env.py (left alone)",
         "exists   alembic/script.py.mako (left alone)",
         "exists   alembic/versions/ (left alone)",
+        "exists   alembic.ini (left alone)",
         "exists   .env.example (left alone)",
     ]
     assert (bare.root / "alembic" / "env.py").read_text() == "# the team's own\n"
@@ -169,18 +171,39 @@ def test_init_keeps_existing_env_example_lines_and_adds_only_missing_keys(bare, 
     assert text.count("DATABASE_URL=") == 1
 
 
-def test_init_into_another_folder_adds_migrations_dir(project, migrate):
+def test_init_into_another_folder_names_it_in_the_alembic_ini_it_writes(project, migrate):
     (project.root / ".env").write_text("DATABASE_URL=sqlite:///db.sqlite\n")
 
     result = migrate("init", "db/migrations")
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "created  db/migrations/env.py"
-    assert "\nMIGRATIONS_DIR=db/migrations\n" in env_example(project)
-    assert "  1. set MIGRATIONS_DIR=db/migrations, MIGRATIONS_METADATA in .env" in result.stderr
-    # Once .env names the folder, `migrate` uses it.
-    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_DIR="db/migrations")
+    assert result.stdout.splitlines() == [  # as docs/commands.md shows it
+        "created  db/migrations/env.py",
+        "created  db/migrations/script.py.mako",
+        "created  db/migrations/versions/",
+        "created  alembic.ini",
+        "created  .env.example",
+    ]
+    # The alembic.ini names the folder, for `migrate` and plain alembic alike.
+    assert "MIGRATIONS_DIR" not in env_example(project)
+    assert "  1. set MIGRATIONS_METADATA in .env" in result.stderr
     assert migrate("create", "first", "--empty").stdout.startswith("db/migrations/versions/")
+    heads = run_process([ALEMBIC_SCRIPT, "heads"], cwd=project.root)
+    assert heads.exit_code == 0, heads.output
+
+
+def test_init_into_another_folder_of_an_alembic_configured_project_adds_migrations_dir(
+    project, migrate
+):
+    project.write("pyproject.toml", '[tool.alembic]\nscript_location = "%(here)s/alembic"\n')
+    (project.root / ".env").write_text("DATABASE_URL=sqlite:///db.sqlite\n")
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_DIR="db/migrations")
+
+    result = migrate("init")
+
+    assert result.exit_code == 0, result.output
+    assert "exists   pyproject.toml (left alone)" in result.stdout.splitlines()
+    assert "\nMIGRATIONS_DIR=db/migrations\n" in env_example(project)
 
 
 def test_init_json_lists_each_file_with_what_was_done(bare, migrate):
@@ -195,6 +218,7 @@ def test_init_json_lists_each_file_with_what_was_done(bare, migrate):
             {"path": "alembic/env.py", "status": "created"},
             {"path": "alembic/script.py.mako", "status": "created"},
             {"path": "alembic/versions", "status": "created"},
+            {"path": "alembic.ini", "status": "created"},
             {"path": ".env.example", "status": "updated", "added": ["MIGRATIONS_METADATA"]},
         ],
     }

@@ -101,6 +101,7 @@ SWEEP: tuple[tuple[str, ...], ...] = (
     ("history", "--json"),
     ("show", "a1"),
     ("show", "b2", "--json"),
+    ("edit", "current"),
     ("branches",),
     ("branches", "--json"),
     ("plugins",),
@@ -132,6 +133,7 @@ SWEEP: tuple[tuple[str, ...], ...] = (
 SWEPT_COMMANDS = {
     "upgrade", "downgrade", "create", "merge", "heads", "status", "current", "history", "show",
     "branches", "stamp", "check", "doctor", "plugins", "init", "verify", "lint", "checksums",
+    "edit",
 }  # fmt: skip
 
 
@@ -184,10 +186,13 @@ def leaks_in_files(root: Path, password: Password) -> list[str]:
 
 
 @pytest.fixture
-def run(project: Project, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+def run(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
     """`migrate ARGS...` in this process, as conftest's `migrate` but without forgetting the
     project's modules after each run: these tests never edit them, and forgetting costs more
-    than a run (conftest still forgets them after the test)."""
+    than a run (conftest still forgets them after the test). `edit` opens `true`."""
+    monkeypatch.setenv("EDITOR", "true")
 
     def run(*args: str) -> Result:
         capsys.readouterr()

@@ -35,9 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from migrations_cli import output
+from migrations_cli import hookimpl, output
 from migrations_cli.config import SETTINGS_KEY
-from migrations_cli.hookspecs import hookimpl
 from migrations_cli.settings import find_env_file, read_env_file
 
 if TYPE_CHECKING:

@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from migrations_cli import output
+from migrations_cli import hookimpl, output
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError, describe
-from migrations_cli.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # the command imports SQLAlchemy when it runs, not at start-up
     from sqlalchemy import Table
