@@ -68,12 +68,14 @@ class Finding:
 @dataclass(frozen=True)
 class OpCall:
     """One operation call, e.g. ``op.drop_column("users", "name")`` at line 21. A batch
-    operation's arguments are given as the plain `op` call's, its table put back in place."""
+    operation's arguments are given as the plain `op` call's, its table put back in place;
+    `in_autocommit_block` says it runs inside ``op.get_context().autocommit_block()``."""
 
     name: str
     line: int
     args: tuple[ast.expr, ...]
     keywords: dict[str, ast.expr]
+    in_autocommit_block: bool = False
 
     def text(self, index: int, keyword: str | None = None) -> str | None:
         """A string argument, by position or keyword; None when absent or not a literal."""
@@ -218,46 +220,56 @@ def _is_empty(body: list[ast.stmt]) -> bool:
 
 def _op_calls(body: list[ast.stmt]) -> Iterator[OpCall]:
     """Calls on `op`, and on the names bound by `with op.batch_alter_table(T) as NAME`."""
-    batches: dict[str, str | None] = {}
+    collector = _OpCollector()
     for statement in body:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.With):
-                batches.update(_batch_names(node))
-    for statement in body:
-        for node in ast.walk(statement):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name)
-            ):
+        collector.visit(statement)
+    return iter(collector.calls)
+
+
+class _OpCollector(ast.NodeVisitor):
+    """Collects op calls in source order. A name bound by ``with op.batch_alter_table(T) as
+    NAME`` stands for table T only inside that block (two blocks may both say `batch_op`),
+    and a call inside ``with op.get_context().autocommit_block():`` is marked as such."""
+
+    def __init__(self) -> None:
+        self.calls: list[OpCall] = []
+        self._batches: dict[str, str | None] = {}
+        self._autocommit = False
+
+    def visit_With(self, node: ast.With) -> None:
+        saved = dict(self._batches), self._autocommit
+        for item in node.items:
+            self.visit(item.context_expr)
+            call = item.context_expr
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
                 continue
-            owner, name = node.func.value.id, node.func.attr
+            if call.func.attr == "autocommit_block":
+                self._autocommit = True
+            elif call.func.attr == "batch_alter_table" and isinstance(item.optional_vars, ast.Name):
+                table = call.args[0] if call.args else _keyword(call, "table_name")
+                self._batches[item.optional_vars.id] = _string(table)
+        for statement in node.body:
+            self.visit(statement)
+        self._batches, self._autocommit = saved
+
+    def visit_Call(self, node: ast.Call) -> None:
+        function = node.func
+        if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
+            owner, name = function.value.id, function.attr
+            args = list(node.args)
             if owner == "op" and name != "batch_alter_table":
-                yield _op_call(node, name, list(node.args))
-            elif owner in batches:
-                args = list(node.args)
+                self.calls.append(_op_call(node, name, args, self._autocommit))
+            elif owner in self._batches:
                 position = _BATCH_TABLE_POSITION.get(name)
                 if position is not None:
-                    args.insert(min(position, len(args)), ast.Constant(batches[owner]))
-                yield _op_call(node, name, args)
+                    args.insert(min(position, len(args)), ast.Constant(self._batches[owner]))
+                self.calls.append(_op_call(node, name, args, self._autocommit))
+        self.generic_visit(node)
 
 
-def _batch_names(node: ast.With) -> Iterator[tuple[str, str | None]]:
-    for item in node.items:
-        call = item.context_expr
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "batch_alter_table"
-            and isinstance(item.optional_vars, ast.Name)
-        ):
-            table = call.args[0] if call.args else _keyword(call, "table_name")
-            yield item.optional_vars.id, _string(table)
-
-
-def _op_call(node: ast.Call, name: str, args: list[ast.expr]) -> OpCall:
+def _op_call(node: ast.Call, name: str, args: list[ast.expr], autocommit: bool) -> OpCall:
     keywords = {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
-    return OpCall(name, node.lineno, tuple(args), keywords)
+    return OpCall(name, node.lineno, tuple(args), keywords, autocommit)
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:

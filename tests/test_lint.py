@@ -372,3 +372,84 @@ def test_console_script_json_and_exit_code(project, migrate_console):
             }
         ]
     }
+
+
+TWO_BATCH_BLOCKS = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "batch0000005"
+down_revision = None
+
+
+def upgrade():
+    with op.batch_alter_table("alpha") as batch_op:
+        batch_op.add_column(sa.Column("a_col", sa.String(20), nullable=True))
+        batch_op.create_index("ix_alpha_a_col", ["a_col"])
+    with op.batch_alter_table("beta") as batch_op:
+        batch_op.add_column(sa.Column("b_col", sa.String(20), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("beta") as batch_op:
+        batch_op.drop_column("b_col")
+    with op.batch_alter_table("alpha") as batch_op:
+        batch_op.drop_index("ix_alpha_a_col")
+        batch_op.drop_column("a_col")
+"""
+
+
+def test_several_batch_blocks_each_credit_their_own_table(project, migrate):
+    project.write("alembic/versions/batch.py", TWO_BATCH_BLOCKS)
+
+    result = migrate("lint", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert findings(result) == []
+
+
+def test_a_wrong_downgrade_in_a_batch_block_is_found_on_its_own_table(project, migrate):
+    wrong = TWO_BATCH_BLOCKS.replace('batch_op.drop_column("a_col")', "pass")
+    project.write("alembic/versions/batch.py", wrong)
+
+    result = migrate("lint")
+
+    assert result.exit_code == 1, result.output
+    line = line_of(project, "batch.py", '"a_col", sa.String')
+    assert result.stdout.splitlines() == [
+        f"alembic/versions/batch.py:{line}: ML008 error in batch0000005: "
+        "add_column('alpha', 'a_col') in upgrade() has no drop_column('alpha', 'a_col') in "
+        "downgrade(): downgrading leaves the schema out of step with the revision; add it"
+    ]
+
+
+def test_batch_drops_name_the_table_of_their_block(project, migrate):
+    project.write(
+        "alembic/versions/drops.py",
+        """
+        from alembic import op
+
+        revision = "drops0000006"
+        down_revision = None
+
+
+        def upgrade():
+            with op.batch_alter_table("alpha") as b:
+                b.drop_column("a_col")
+            with op.batch_alter_table("beta") as b:
+                b.drop_column("b_col")
+
+
+        def downgrade():
+            raise NotImplementedError
+        """,
+    )
+
+    result = migrate("lint", "--json")
+
+    found = json.loads(result.stdout)["findings"]
+    messages = [item["message"] for item in found if item["rule"] == "ML002"]
+    assert [message.split(":")[0] for message in messages] == [
+        "drop_column('alpha', 'a_col')",
+        "drop_column('beta', 'b_col')",
+    ]
