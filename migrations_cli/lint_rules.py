@@ -25,7 +25,7 @@ import tokenize
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from migrations_cli.lint_actions import Action, Column
 
@@ -210,12 +210,17 @@ def rule_ids(text: str | None) -> frozenset[str]:
 
 def project_disabled(env_file: Path | None) -> frozenset[str]:
     """MIGRATIONS_LINT_DISABLE from the environment, else from the project's .env file."""
-    value = os.environ.get(DISABLE_SETTING)
+    return rule_ids(_project_setting(DISABLE_SETTING, env_file))
+
+
+def _project_setting(name: str, env_file: Path | None) -> str | None:
+    """A setting from the environment, else from the project's .env file."""
+    value = os.environ.get(name)
     if not value and env_file is not None:
         from migrations_cli.settings import read_env_file
 
-        value = read_env_file(env_file).get(DISABLE_SETTING)
-    return rule_ids(value)
+        value = read_env_file(env_file).get(name)
+    return value or None
 
 
 def run_rules(
@@ -937,16 +942,8 @@ def _function_line(tree: ast.Module, name: str) -> int:
     return 1
 
 
-BUILTIN_RULES: tuple[Rule, ...] = (
-    drop_table,
-    drop_column,
-    not_null_without_default,
-    type_change,
-    rename,
-    index_without_concurrently,
-    empty_downgrade,
-    not_inverse,
-    raw_sql_without_downgrade,
+# The rules that read `RevisionSource.actions`, and so apply to offline SQL as well.
+ACTION_RULES: tuple[Rule, ...] = (
     sql_counterparts,
     constraint_without_not_valid,
     set_not_null,
@@ -962,6 +959,28 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     int_primary_key,
     missing_lock_timeout,
 )
+BUILTIN_RULES: tuple[Rule, ...] = (
+    drop_table,
+    drop_column,
+    not_null_without_default,
+    type_change,
+    rename,
+    index_without_concurrently,
+    empty_downgrade,
+    not_inverse,
+    raw_sql_without_downgrade,
+    *ACTION_RULES,
+)
+
+
+def rule_descriptions() -> dict[str, str]:
+    """Each built-in rule's id and the first sentence of its docstring, for SARIF."""
+    found = {}
+    for rule in BUILTIN_RULES:
+        match = re.match(r"(ML\d{3}): (.+?)(?:\.\s|$)", " ".join((rule.__doc__ or "").split()))
+        if match:
+            found[match[1]] = match[2]
+    return found
 
 
 # --- running the rules on a project ----------------------------------------------------------
@@ -979,8 +998,9 @@ class Reported:
         """`alembic/versions/x.py:12: ML002 error in ab12: drop_column(...): advice`;
         `severity` is the severity as shown (coloured, say)."""
         finding = self.finding
+        source = f" ({finding.source})" if finding.source != "migrate" else ""
         return (
-            f"{self.path}:{finding.line}: {finding.rule} {severity or finding.severity} "
+            f"{self.path}:{finding.line}: {finding.rule}{source} {severity or finding.severity} "
             f"in {self.revision}: {finding.message}"
         )
 
@@ -993,6 +1013,7 @@ class Reported:
             "path": self.path,
             "line": finding.line,
             "message": finding.message,
+            "source": finding.source,
         }
 
 
@@ -1005,30 +1026,78 @@ def project_rules(context: MigrationsContext) -> list[Rule]:
 
 
 def lint_files(
-    context: MigrationsContext, files: Sequence[tuple[Path, str | None]]
+    context: MigrationsContext,
+    files: Sequence[tuple[Path, str | None]],
+    *,
+    offline_sql: bool = False,
+    squawk: bool = False,
 ) -> list[Reported]:
-    """Every finding in `files` (each a path and its revision id when known), file by file."""
+    """Every finding in `files` (each a path and its revision id when known), file by file.
+    With `offline_sql` the rules also read each revision's offline SQL, with `squawk` squawk
+    does too; a finding already made at the same line under the same rule is not repeated."""
     from migrations_cli.revision_graph import shown_path
 
     rules = project_rules(context)
-    disabled = project_disabled(context.settings.env_file)
-    dialect = _dialect(context.settings.database_url)
+    settings = context.settings
+    disabled = project_disabled(settings.env_file)
+    dialect = dialect_of(settings.database_url)
+    timeout = _project_setting(LOCK_TIMEOUT_SETTING, settings.env_file) is not None
+    statements = (
+        _offline_statements(context, [path for path, _ in files]) if offline_sql or squawk else {}
+    )
+    from_squawk = _squawk(statements) if squawk else {}
     reported: list[Reported] = []
     for path, revision_id in files:
-        revision = _parsed(path, revision_id, dialect)
+        revision = _parsed(path, revision_id, dialect, timeout)
         shown = shown_path(str(path))
-        reported += [
-            Reported(finding, revision.revision, shown)
-            for finding in _checked_findings(revision, rules, disabled, shown)
-        ]
+        found = _checked_findings(revision, rules, disabled, shown)
+        if offline_sql and path in statements:
+            found += _offline_findings(revision, statements[path], disabled, shown)
+        found += [item for item in from_squawk.get(path, []) if item.rule not in disabled]
+        unique = {(item.rule, item.line): item for item in reversed(found)}
+        ordered = sorted(unique.values(), key=lambda item: (item.line, item.source, item.rule))
+        reported += [Reported(finding, revision.revision, shown) for finding in ordered]
     return reported
 
 
-def _parsed(path: Path, revision: str | None, dialect: str | None) -> RevisionSource:
+def _offline_statements(context: MigrationsContext, paths: list[Path]) -> dict[Path, Any]:
+    from migrations_cli.lint_offline import offline_statements
+
+    return offline_statements(context, paths)
+
+
+def _squawk(statements: dict[Path, Any]) -> dict[Path, list[Finding]]:
+    from migrations_cli.lint_offline import squawk_findings
+
+    return squawk_findings(statements)
+
+
+def _offline_findings(
+    revision: RevisionSource, statements: Any, disabled: frozenset[str], shown: str
+) -> list[Finding]:
+    """The action rules on the revision's offline SQL instead of its operations."""
+    from dataclasses import replace
+
+    from migrations_cli.lint_actions import sql_is_parsable
+    from migrations_cli.lint_offline import offline_actions
+
+    if not sql_is_parsable():
+        from migrations_cli.errors import MigrationsError
+
+        raise MigrationsError("--sql parses SQL with pglast: pip install 'migrations-cli[sql]'")
+    actions = tuple(offline_actions(statements))
+    return _checked_findings(replace(revision, actions=actions), ACTION_RULES, disabled, shown)
+
+
+def _parsed(
+    path: Path, revision: str | None, dialect: str | None, lock_timeout: bool
+) -> RevisionSource:
     from migrations_cli.errors import MigrationsError
 
     try:
-        return read_revision(path, revision=revision, dialect=dialect)
+        return read_revision(
+            path, revision=revision, dialect=dialect, project_lock_timeout=lock_timeout
+        )
     except SyntaxError as error:
         where = f"line {error.lineno}: " if error.lineno else ""
         raise MigrationsError(f"{path}: {where}{error.msg}") from None
@@ -1059,7 +1128,7 @@ def _checked_findings(
     return run_rules(revision, checked, disabled)
 
 
-def _dialect(url: str | None) -> str | None:
+def dialect_of(url: str | None) -> str | None:
     """`postgresql+psycopg://...` → "postgresql", without importing SQLAlchemy."""
     if not url or ":" not in url:
         return None
