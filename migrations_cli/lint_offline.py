@@ -128,18 +128,19 @@ def squawk_executable() -> str:
 
 def squawk_findings(statements: Mapping[Path, list[Statement]]) -> dict[Path, list[Finding]]:
     """squawk's findings on each revision's offline SQL, on the revision's own lines. Each
-    revision's SQL is one file (in a transaction, as Alembic runs it on PostgreSQL)."""
+    revision's SQL is one file, between BEGIN and COMMIT as Alembic runs it on PostgreSQL
+    (an autocommit_block() writes its own COMMIT and BEGIN inside)."""
     executable = squawk_executable()
     found: dict[Path, list[Finding]] = {path: [] for path in statements}
     with tempfile.TemporaryDirectory(prefix="migrate-squawk-") as directory:
         starts: dict[str, tuple[Path, list[tuple[int, int]]]] = {}
         for number, (path, revision_statements) in enumerate(statements.items()):
             sql_path = Path(directory, f"{number}.sql")
-            lines, text = [], ""
+            lines, text = [], "BEGIN;\n\n"
             for statement in revision_statements:
                 lines.append((text.count("\n"), statement.line))
                 text += statement.sql + "\n\n"
-            sql_path.write_text(text, encoding="utf-8")
+            sql_path.write_text(text + "COMMIT;\n", encoding="utf-8")
             starts[str(sql_path)] = (path, lines)
         if not starts:
             return found
@@ -151,7 +152,7 @@ def squawk_findings(statements: Mapping[Path, list[Statement]]) -> dict[Path, li
 
 
 def _run_squawk(executable: str, files: list[str]) -> list[dict[str, Any]]:
-    command = [executable, "--reporter", "json", "--assume-in-transaction", *files]
+    command = [executable, "--reporter", "json", *files]
     try:
         completed = subprocess.run(command, capture_output=True, text=True, check=False)
     except OSError as error:
