@@ -87,7 +87,9 @@ def main() -> int:
         print(f"{rule:<46} {counted:>22} {len(also):>26}")
     print()
     squawk_flagged = {file for rule in by_squawk_rule.values() for file in rule["risky"]}
-    print(f"{'migrate lint rule':<20} {'risky found':>12} {'safe flagged':>13} {'also by squawk':>15}")
+    print(
+        f"{'migrate lint rule':<20} {'risky found':>12} {'safe flagged':>13} {'also by squawk':>15}"
+    )
     for rule in sorted(by_our_rule):
         files = by_our_rule[rule]
         risky = {file for file in files if cases[file][1] == "risky"}

@@ -131,8 +131,9 @@ def _from_call(call: OpCall) -> Action | None:
     from migrations_cli.lint_rules import _is_true, _string
 
     name, line = call.name, call.line
-    table = call.text(1, "table_name") if name in _TABLE_SECOND else call.text(0, "table_name")
-    constraint_name = call.text(0, "constraint_name")
+    table_keyword = "source_table" if name == "create_foreign_key" else "table_name"
+    table = call.text(1 if name in _TABLE_SECOND else 0, table_keyword)
+    constraint_name = call.text(0, "index_name" if name == "create_index" else "constraint_name")
     shown = call.shown(constraint_name if name in _TABLE_SECOND else None, table)
     if name == "create_table":
         return Action(

@@ -714,11 +714,9 @@ def set_not_null(revision: RevisionSource) -> Iterator[Finding]:
     CHECK (col IS NOT NULL) already proves it (PostgreSQL 12+): a VALIDATE CONSTRAINT on the
     same table earlier in the revision is taken as that proof."""
     for action in _postgresql_actions(revision, "set_not_null"):
+        before = revision.actions[: revision.actions.index(action)]
         validated = any(
-            other.kind == "validate_constraint"
-            and other.table == action.table
-            and other.line < action.line
-            for other in revision.actions
+            other.kind == "validate_constraint" and other.table == action.table for other in before
         )
         if _existing(revision, action) and not validated:
             yield Finding(
@@ -920,10 +918,13 @@ def missing_lock_timeout(revision: RevisionSource) -> Iterator[Finding]:
     on the table queues behind it: the outage a lock timeout turns into a failed deploy."""
     if not revision.postgresql or revision.lock_timeout:
         return
-    first = next((a for a in revision.actions if _strong_lock(revision, a)), None)
-    if first is None:
-        return
-    if any(a.kind == "set_lock_timeout" and a.line <= first.line for a in revision.actions):
+    # In order of execution (a helper's SQL in --sql mode may stand on an earlier line).
+    for first in revision.actions:
+        if first.kind == "set_lock_timeout":
+            return
+        if _strong_lock(revision, first):
+            break
+    else:
         return
     yield Finding(
         "ML022",

@@ -380,6 +380,7 @@ def test_console_script_json_and_exit_code(project, migrate_console):
                 "message": "op.execute() runs raw SQL and downgrade() is empty: nothing undoes "
                 "it; write the SQL that reverses it, or raise an error saying it cannot be "
                 "undone",
+                "source": "migrate",
             }
         ]
     }
