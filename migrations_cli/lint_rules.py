@@ -23,14 +23,14 @@ import os
 import re
 import tokenize
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from migrations_cli.lint_actions import Action, Column
-
 if TYPE_CHECKING:
     from migrations_cli.context import MigrationsContext
+    from migrations_cli.lint_actions import Action, Column
 
 Severity = Literal["error", "warning"]
 
@@ -114,6 +114,7 @@ class RevisionSource:
     dialect: str | None = None
     actions: tuple[Action, ...] = ()
     lock_timeout: bool = False
+    unparsed_sql: bool = False
 
     @property
     def postgresql(self) -> bool:
@@ -139,7 +140,8 @@ def read_revision(
     tree = ast.parse(source, filename=str(path))
     upgrade, upgrade_empty = _function_calls(tree, "upgrade")
     downgrade, downgrade_empty = _function_calls(tree, "downgrade")
-    actions = [*from_calls(upgrade), *_raw_sql_actions(upgrade)]
+    actions = list(from_calls(upgrade))
+    unparsed = _raw_sql_actions(upgrade, actions)
     own_timeout = any(_assignment_target(node) == LOCK_TIMEOUT_ATTRIBUTE for node in tree.body)
     return RevisionSource(
         path=path,
@@ -154,30 +156,37 @@ def read_revision(
         dialect=dialect,
         actions=tuple(sorted(actions, key=lambda action: action.line)),
         lock_timeout=project_lock_timeout or own_timeout,
+        unparsed_sql=unparsed,
     )
 
 
-def _raw_sql_actions(calls: Sequence[OpCall]) -> Iterator[Action]:
-    """The actions of the literal SQL of op.execute calls, each statement at its own line.
-    Without pglast only `SET lock_timeout` is recognised; SQL PostgreSQL's parser rejects
-    (another dialect's, or with bind parameters) is left to the other rules."""
-    from migrations_cli.lint_actions import SqlSyntaxError, from_sql, sets_lock_timeout
+def _raw_sql_actions(calls: Sequence[OpCall], actions: list[Action]) -> bool:
+    """Add the actions of the literal SQL of op.execute calls to `actions`, each statement
+    at its own line; returns whether SQL was left unparsed, pglast not being installed
+    (only `SET lock_timeout` is recognised then). SQL PostgreSQL's parser rejects (another
+    dialect's, or with bind parameters) is left to the other rules."""
+    from migrations_cli.lint_actions import (
+        Action,
+        SqlSyntaxError,
+        from_sql,
+        sets_lock_timeout,
+    )
     from migrations_cli.lint_actions import sql_is_parsable as parsable
 
+    unparsed = False
     for call in calls:
         found = _execute_sql(call) if call.name == "execute" else None
         if found is None:
             continue
         sql, line = found
-        in_transaction = not call.in_autocommit_block
         if not parsable():
+            unparsed = True
             if sets_lock_timeout(sql):
-                yield Action("set_lock_timeout", call.line, "SET lock_timeout", from_sql=True)
+                actions.append(Action("set_lock_timeout", call.line, "SET lock_timeout"))
             continue
-        try:
-            yield from from_sql(sql, line, in_transaction=in_transaction)
-        except SqlSyntaxError:
-            continue
+        with suppress(SqlSyntaxError):
+            actions += from_sql(sql, line, in_transaction=not call.in_autocommit_block)
+    return unparsed
 
 
 def _execute_sql(call: OpCall) -> tuple[str, int] | None:
@@ -1048,8 +1057,10 @@ def lint_files(
     )
     from_squawk = _squawk(statements) if squawk else {}
     reported: list[Reported] = []
+    unparsed = 0
     for path, revision_id in files:
         revision = _parsed(path, revision_id, dialect, timeout)
+        unparsed += revision.unparsed_sql
         shown = shown_path(str(path))
         found = _checked_findings(revision, rules, disabled, shown)
         if offline_sql and path in statements:
@@ -1058,6 +1069,13 @@ def lint_files(
         unique = {(item.rule, item.line): item for item in reversed(found)}
         ordered = sorted(unique.values(), key=lambda item: (item.line, item.source, item.rule))
         reported += [Reported(finding, revision.revision, shown) for finding in ordered]
+    if unparsed:
+        from migrations_cli import output
+
+        output.info(
+            f"note: the SQL of op.execute() in {unparsed} revision(s) was not linted: "
+            "pip install 'migrations-cli[sql]' (pglast, PostgreSQL's parser) to lint it"
+        )
     return reported
 
 

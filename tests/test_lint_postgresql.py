@@ -221,3 +221,27 @@ def test_real_projects_have_no_new_error(name: str):
         ]
     expected = {"mlflow": [], "optuna": [("v2.4.0.a.py", "ML003")] + [("v2.4.0.a.py", "ML002")] * 3}
     assert sorted(errors) == sorted(expected[name])
+
+
+def test_without_pglast_raw_sql_is_left_with_a_note_and_sql_is_refused(
+    project: Project, migrate, monkeypatch
+):
+    import migrations_cli.lint_actions
+
+    monkeypatch.setattr(migrations_cli.lint_actions, "sql_is_parsable", lambda: False)
+    project.write_env(**POSTGRES_ENV)
+    body = '    op.execute("SET lock_timeout = \'5s\'")\n    op.execute("TRUNCATE users CASCADE")'
+    project.write("alembic/versions/lock.py", LOCKING.format(body=body))
+
+    plain = migrate("lint", "--json")
+    offline = migrate("lint", "--sql")
+
+    assert rules_of(plain) == []  # TRUNCATE ... CASCADE needs the parser to be seen
+    assert plain.stderr.strip() == (
+        "note: the SQL of op.execute() in 1 revision(s) was not linted: pip install "
+        "'migrations-cli[sql]' (pglast, PostgreSQL's parser) to lint it"
+    )
+    assert offline.exit_code == 1
+    assert "error: --sql parses SQL with pglast: pip install 'migrations-cli[sql]'" in (
+        offline.stderr
+    )
