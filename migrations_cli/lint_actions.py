@@ -13,6 +13,7 @@ optional extra (``migrations-cli[sql]``, 33 MB installed), imported only when SQ
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -290,6 +291,7 @@ def _table_columns(args: Sequence[ast.expr]) -> tuple[Column, ...]:
 # --- from SQL ---------------------------------------------------------------------------------
 
 
+@functools.cache
 def sql_is_parsable() -> bool:
     """Whether pglast, PostgreSQL's parser, is installed (`migrations-cli[sql]`)."""
     import importlib.util

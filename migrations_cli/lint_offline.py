@@ -115,6 +115,14 @@ def _single_line(action: Action, line: int) -> Action:
     return replace(action, line=line)
 
 
+def require_parser() -> None:
+    """Refuse --sql before any SQL is written when pglast is not installed."""
+    from migrations_cli.lint_actions import sql_is_parsable
+
+    if not sql_is_parsable():
+        raise MigrationsError("--sql parses SQL with pglast: pip install 'migrations-cli[sql]'")
+
+
 def squawk_executable() -> str:
     """squawk, next to this Python (a virtualenv's bin/) or on PATH."""
     beside = Path(sys.executable).with_name("squawk")
@@ -126,11 +134,12 @@ def squawk_executable() -> str:
     return found
 
 
-def squawk_findings(statements: Mapping[Path, list[Statement]]) -> dict[Path, list[Finding]]:
+def squawk_findings(
+    executable: str, statements: Mapping[Path, list[Statement]]
+) -> dict[Path, list[Finding]]:
     """squawk's findings on each revision's offline SQL, on the revision's own lines. Each
     revision's SQL is one file, between BEGIN and COMMIT as Alembic runs it on PostgreSQL
     (an autocommit_block() writes its own COMMIT and BEGIN inside)."""
-    executable = squawk_executable()
     found: dict[Path, list[Finding]] = {path: [] for path in statements}
     with tempfile.TemporaryDirectory(prefix="migrate-squawk-") as directory:
         starts: dict[str, tuple[Path, list[tuple[int, int]]]] = {}

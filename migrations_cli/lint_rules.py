@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from migrations_cli.context import MigrationsContext
     from migrations_cli.lint_actions import Action, Column
+    from migrations_cli.lint_offline import Statement
 
 Severity = Literal["error", "warning"]
 
@@ -1052,10 +1053,22 @@ def lint_files(
     disabled = project_disabled(settings.env_file)
     dialect = dialect_of(settings.database_url)
     timeout = _project_setting(LOCK_TIMEOUT_SETTING, settings.env_file) is not None
-    statements = (
-        _offline_statements(context, [path for path, _ in files]) if offline_sql or squawk else {}
-    )
-    from_squawk = _squawk(statements) if squawk else {}
+    statements: dict[Path, list[Statement]] = {}
+    from_squawk: dict[Path, list[Finding]] = {}
+    if offline_sql or squawk:
+        from migrations_cli.lint_offline import (
+            offline_statements,
+            require_parser,
+            squawk_executable,
+            squawk_findings,
+        )
+
+        if offline_sql:
+            require_parser()
+        executable = squawk_executable() if squawk else None
+        statements = offline_statements(context, [path for path, _ in files])
+        if executable:
+            from_squawk = squawk_findings(executable, statements)
     reported: list[Reported] = []
     unparsed = 0
     for path, revision_id in files:
@@ -1079,31 +1092,14 @@ def lint_files(
     return reported
 
 
-def _offline_statements(context: MigrationsContext, paths: list[Path]) -> dict[Path, Any]:
-    from migrations_cli.lint_offline import offline_statements
-
-    return offline_statements(context, paths)
-
-
-def _squawk(statements: dict[Path, Any]) -> dict[Path, list[Finding]]:
-    from migrations_cli.lint_offline import squawk_findings
-
-    return squawk_findings(statements)
-
-
 def _offline_findings(
-    revision: RevisionSource, statements: Any, disabled: frozenset[str], shown: str
+    revision: RevisionSource, statements: list[Statement], disabled: frozenset[str], shown: str
 ) -> list[Finding]:
     """The action rules on the revision's offline SQL instead of its operations."""
     from dataclasses import replace
 
-    from migrations_cli.lint_actions import sql_is_parsable
     from migrations_cli.lint_offline import offline_actions
 
-    if not sql_is_parsable():
-        from migrations_cli.errors import MigrationsError
-
-        raise MigrationsError("--sql parses SQL with pglast: pip install 'migrations-cli[sql]'")
     actions = tuple(offline_actions(statements))
     return _checked_findings(replace(revision, actions=actions), ACTION_RULES, disabled, shown)
 

@@ -245,3 +245,17 @@ def test_without_pglast_raw_sql_is_left_with_a_note_and_sql_is_refused(
     assert "error: --sql parses SQL with pglast: pip install 'migrations-cli[sql]'" in (
         offline.stderr
     )
+
+
+def test_squawk_missing_is_one_line_saying_what_to_install(project: Project, migrate, monkeypatch):
+    monkeypatch.setattr("sys.executable", str(project.root / "bin" / "python"))
+    monkeypatch.setenv("PATH", str(project.root))
+    project.write_env(**POSTGRES_ENV)
+    project.write("alembic/versions/offline.py", OFFLINE)
+
+    result = migrate("lint", "--squawk")
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: --squawk needs squawk: pip install 'migrations-cli[squawk]' (squawk-cli)"
+    )
