@@ -41,6 +41,8 @@ VOLATILE_FUNCTIONS = frozenset(
     }
 )
 _FUNCTION_CALL = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
+# Whitespace and comments before a statement: its line is that of its first word.
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _SET_LOCK_TIMEOUT = re.compile(r"^\s*SET\s+(?:LOCAL\s+|SESSION\s+)?lock_timeout\b", re.I)
 
 # Column types as families; names are SQLAlchemy's (sa.CHAR) and PostgreSQL's (bpchar, int4).
@@ -318,14 +320,14 @@ def from_sql(sql: str, first_line: int, *, in_transaction: bool = True) -> list[
         statements = pglast.parse_sql(sql)
     except ParseError as error:
         raise SqlSyntaxError(str(error)) from None
-    encoded = sql.encode()
     actions: list[Action] = []
-    for raw in statements:
+    for raw in statements:  # pglast gives offsets in characters; a length of 0 means "to the end"
         start = raw.stmt_location or 0
-        length = raw.stmt_len or len(encoded) - start
-        text = encoded[start : start + length].decode(errors="replace")
-        start += len(text) - len(text.lstrip())
-        line = first_line + encoded[:start].count(b"\n")
+        text = sql[start : start + raw.stmt_len] if raw.stmt_len else sql[start:]
+        skipped = _LEADING.match(text)
+        start += skipped.end() if skipped else 0
+        text = text[skipped.end() if skipped else 0 :]
+        line = first_line + sql.count("\n", 0, start)
         node = raw.stmt
         kind = type(node).__name__
         if kind == "TransactionStmt":

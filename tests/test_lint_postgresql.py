@@ -259,3 +259,27 @@ def test_squawk_missing_is_one_line_saying_what_to_install(project: Project, mig
     assert result.stderr.strip() == (
         "error: --squawk needs squawk: pip install 'migrations-cli[squawk]' (squawk-cli)"
     )
+
+
+def test_each_statement_of_multi_line_sql_is_found_on_its_own_line(tmp_path):
+    path = tmp_path / "revision.py"
+    path.write_text(
+        LOCKING.format(
+            body='''    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.execute(
+        """
+        -- réglages régionaux
+        ALTER TABLE users ADD COLUMN country char(2);
+        /* then */ TRUNCATE sessions CASCADE;
+        """
+    )'''
+        )
+    )
+    lines = path.read_text().splitlines()
+
+    found = run_rules(read_revision(path, dialect="postgresql"), BUILTIN_RULES)
+
+    assert [(finding.rule, lines[finding.line - 1].strip()) for finding in found] == [
+        ("ML019", "ALTER TABLE users ADD COLUMN country char(2);"),
+        ("ML017", "/* then */ TRUNCATE sessions CASCADE;"),
+    ]
