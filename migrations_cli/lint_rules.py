@@ -143,7 +143,11 @@ def read_revision(
     downgrade, downgrade_empty = _function_calls(tree, "downgrade")
     actions = list(from_calls(upgrade))
     unparsed = _raw_sql_actions(upgrade, actions)
-    own_timeout = any(_assignment_target(node) == LOCK_TIMEOUT_ATTRIBUTE for node in tree.body)
+    own_timeout = any(
+        _assignment_target(node) == LOCK_TIMEOUT_ATTRIBUTE
+        and not _is_none_or_absent(getattr(node, "value", None))
+        for node in tree.body
+    )
     return RevisionSource(
         path=path,
         revision=revision or _assigned_revision(tree) or path.stem,

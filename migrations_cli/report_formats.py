@@ -36,7 +36,13 @@ FormatOption = Annotated[
 
 
 def chosen(output_format: OutputFormat, json_output: bool) -> OutputFormat:
-    """`--json` is kept as the short form of `--format json`."""
+    """`--json` is kept as the short form of `--format json`; with another format it is a
+    contradiction, refused rather than settled silently."""
+    if json_output and output_format not in (OutputFormat.text, OutputFormat.json):
+        raise typer.BadParameter(
+            f"--json and --format {output_format.value} ask for two formats: pick one",
+            param_hint="'--format'",
+        )
     return OutputFormat.json if json_output else output_format
 
 

@@ -65,12 +65,19 @@ def test_a_lock_timeout_satisfies_the_rule(project: Project, migrate, body, sett
 
 def test_a_module_level_lock_timeout_satisfies_the_rule(project: Project, migrate):
     project.write_env(**POSTGRES_ENV)
-    source = LOCKING.format(body=ADD_NICKNAME).replace(
-        "down_revision = None", 'down_revision = None\nlock_timeout = "5s"'
+    source = LOCKING.format(body=ADD_NICKNAME)
+    project.write(
+        "alembic/versions/lock.py",
+        source.replace("down_revision = None", 'down_revision = None\nlock_timeout = "5s"'),
     )
-    project.write("alembic/versions/lock.py", source)
+    with_timeout = rules_of(migrate("lint", "--json"))
+    project.write(
+        "alembic/versions/lock.py",
+        source.replace("down_revision = None", "down_revision = None\nlock_timeout = None"),
+    )
 
-    assert rules_of(migrate("lint", "--json")) == []
+    assert with_timeout == []
+    assert rules_of(migrate("lint", "--json")) == ["ML022"]
 
 
 def test_a_lock_timeout_set_after_the_lock_is_too_late(project: Project, migrate):
@@ -198,11 +205,13 @@ def test_sarif_has_every_required_field(project: Project, migrate):
     assert {found["level"] for found in run["results"]} == {"error", "warning"}
 
 
-def test_an_unknown_format_is_refused(project: Project, migrate):
-    result = migrate("lint", "--format", "xml")
+def test_an_unknown_or_contradictory_format_is_refused(project: Project, migrate):
+    unknown = migrate("lint", "--format", "xml")
+    both = migrate("lint", "--json", "--format", "sarif")
 
-    assert result.exit_code == 2
-    assert "xml" in result.stderr
+    assert unknown.exit_code == both.exit_code == 2
+    assert "xml" in unknown.stderr
+    assert "ask for two formats" in both.stderr  # the message is wrapped in a box
 
 
 @pytest.mark.parametrize("name", ["mlflow", "optuna"])
