@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrations_cli.errors import MigrationsError
+from migrations_cli.errors import MigrationsError, first_line
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from migrations_cli.context import MigrationsContext
     from migrations_cli.lint_actions import Action
     from migrations_cli.lint_rules import Finding, Severity
@@ -60,6 +62,18 @@ class _Recorder:
     def flush(self) -> None:
         pass
 
+    def revision_line(self, trace: TracebackType | None) -> str:
+        """` at alembic/versions/x.py:12`: the last revision line of `trace`, if any."""
+        from migrations_cli.revision_graph import shown_path
+
+        found = ""
+        while trace is not None:
+            filename = trace.tb_frame.f_code.co_filename
+            if os.path.realpath(filename) in self._paths:
+                found = f" at {shown_path(filename)}:{trace.tb_lineno}"
+            trace = trace.tb_next
+        return found
+
 
 def offline_statements(
     context: MigrationsContext, paths: Iterable[Path]
@@ -83,6 +97,15 @@ def offline_statements(
         command.upgrade(config, "heads", sql=True)
     except CommandError as error:
         raise MigrationsError(f"the offline SQL could not be written: {error}") from None
+    except Exception as error:
+        # A revision that reads the database (op.get_bind(), an inspector) cannot run
+        # offline: say which, as `migrate upgrade --sql` would fail there too.
+        where = recorder.revision_line(error.__traceback__)
+        raise MigrationsError(
+            f"the offline SQL could not be written{where}: {type(error).__name__}: "
+            f"{first_line(str(error))} (--sql and --squawk need revisions that run offline, "
+            "as `migrate upgrade --sql` does; lint without them)"
+        ) from error
     finally:
         config.output_buffer = None
     return recorder.statements

@@ -292,3 +292,21 @@ def test_each_statement_of_multi_line_sql_is_found_on_its_own_line(tmp_path):
         ("ML019", "ALTER TABLE users ADD COLUMN country char(2);"),
         ("ML017", "/* then */ TRUNCATE sessions CASCADE;"),
     ]
+
+
+def test_sql_on_a_revision_that_cannot_run_offline_names_its_line(project: Project, migrate):
+    project.write_env(**POSTGRES_ENV)
+    project.write(
+        "alembic/versions/live.py",
+        LOCKING.format(body="    op.get_bind().close()  # reads the live database"),
+    )
+
+    result = migrate("lint", "--sql")
+
+    line = line_of(project, "live.py", "get_bind")
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith(
+        f"error: the offline SQL could not be written at alembic/versions/live.py:{line}: "
+        "AttributeError: "
+    )
+    assert "Traceback" not in result.stderr
