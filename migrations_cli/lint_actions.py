@@ -106,14 +106,12 @@ class Action:
     line: int
     shown: str
     table: str | None = None
-    column: str | None = None
     constraint: str | None = None
     not_valid: bool = False
     using_index: bool = False
     concurrently: bool = False
     in_transaction: bool = True
     cascade: bool = False
-    unique: bool = False
     columns: tuple[Column, ...] = ()
     new_type: str | None = None
     from_sql: bool = False
@@ -151,7 +149,7 @@ def _from_call(call: OpCall) -> Action | None:
         column_name = call.text(1, "column_name")
         shown = call.shown(table, column_name)
         if _is_false(call.keywords.get("nullable")):
-            return Action("set_not_null", line, shown, table=table, column=column_name)
+            return Action("set_not_null", line, shown, table=table)
         if "type_" in call.keywords:
             family = _family(call.keywords["type_"])
             return Action("alter_type", line, shown, table=table, new_type=family)
@@ -173,7 +171,6 @@ def _from_call(call: OpCall) -> Action | None:
             table=table,
             concurrently=concurrently,
             in_transaction=in_transaction,
-            unique=_is_true(call.keywords.get("unique")),
         )
     if name == "drop_index":
         index_shown = call.shown(call.text(0, "index_name"))
@@ -186,9 +183,13 @@ def _from_call(call: OpCall) -> Action | None:
             concurrently=concurrently,
             in_transaction=in_transaction,
         )
-    if name in ("drop_table", "drop_column", "drop_constraint", "rename_table"):
+    if name == "drop_column":
+        return Action(name, line, call.shown(table, call.text(1, "column_name")), table=table)
+    if name in ("drop_table", "rename_table"):
         kind = "rename" if name == "rename_table" else name
         return Action(kind, line, call.shown(table), table=table)
+    if name == "drop_constraint":
+        return Action(name, line, shown, table=table)
     return None
 
 
@@ -365,7 +366,6 @@ def _statement_actions(node: Any, line: int, shown: str, in_transaction: bool) -
                 table=table,
                 concurrently=bool(node.concurrent),
                 in_transaction=in_transaction,
-                unique=bool(node.unique),
                 **base,
             )
         ]
@@ -414,12 +414,12 @@ def _alter_table_action(command: Any, table: str | None, base: dict[str, Any]) -
     if subtype == "AT_AddColumn":
         return Action("add_column", table=table, columns=(_sql_column(command.def_),), **base)
     if subtype == "AT_DropColumn":
-        return Action("drop_column", table=table, column=command.name, **base)
+        return Action("drop_column", table=table, **base)
     if subtype == "AT_SetNotNull":
-        return Action("set_not_null", table=table, column=command.name, **base)
+        return Action("set_not_null", table=table, **base)
     if subtype == "AT_AlterColumnType":
         family = _sql_family(command.def_.typeName)
-        return Action("alter_type", table=table, column=command.name, new_type=family, **base)
+        return Action("alter_type", table=table, new_type=family, **base)
     if subtype == "AT_AddConstraint":
         constraint = command.def_
         return Action(
