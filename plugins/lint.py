@@ -15,19 +15,14 @@ from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.lint_rules import Reported, lint_files, rule_descriptions
-from migrations_cli.report_formats import (
-    Annotation,
-    FormatOption,
-    OutputFormat,
-    chosen,
-    print_annotations,
-)
+from migrations_cli.report_formats import FormatOption, OutputFormat, chosen
 
 if TYPE_CHECKING:
     from alembic.script import Script
 
     from migrations_cli.context import MigrationsContext
+    from migrations_cli.lint_rules import Reported
+    from migrations_cli.report_formats import Annotation
 
 SEVERITY_COLOURS = {"error": "red", "warning": "yellow"}
 
@@ -63,6 +58,10 @@ def lint(
 ) -> None:
     """Check revisions for data loss, locking and downgrades that do not undo (exit 1 on an
     error-level finding)."""
+    # Imported here: `migrate --help` need not load the rules.
+    from migrations_cli.lint_rules import lint_files, rule_descriptions
+    from migrations_cli.report_formats import print_annotations
+
     context = get_context(ctx, read_only=True)
     files = _files(context, revisions or [])
     found = lint_files(context, files, offline_sql=offline_sql, squawk=squawk)
@@ -111,6 +110,8 @@ def _resolved(context: MigrationsContext, name: str) -> list[Script]:
 
 
 def _annotation(reported: Reported) -> Annotation:
+    from migrations_cli.report_formats import Annotation
+
     finding = reported.finding
     return Annotation(
         finding.rule,
