@@ -23,16 +23,23 @@ import os
 import re
 import tokenize
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from migrations_cli.context import MigrationsContext
+    from migrations_cli.lint_actions import Action, Column
+    from migrations_cli.lint_offline import Statement
 
 Severity = Literal["error", "warning"]
 
 DISABLE_SETTING = "MIGRATIONS_LINT_DISABLE"
+# Set project-wide, every revision runs under a lock timeout (ML022 is then satisfied).
+LOCK_TIMEOUT_SETTING = "MIGRATIONS_DDL_LOCK_TIMEOUT"
+# A module-level `lock_timeout = "5s"` in a revision: its own lock timeout (ML022).
+LOCK_TIMEOUT_ATTRIBUTE = "lock_timeout"
 _DISABLE_COMMENT = re.compile(r"#\s*migrate-lint:\s*disable\s*=\s*([\w\s,]+)")
 # The argument index where a batch operation's table would stand in the plain `op` call, so
 # `batch_op.drop_column("name")` reads as `op.drop_column("users", "name")`.
@@ -63,17 +70,20 @@ class Finding:
     severity: Severity
     line: int
     message: str
+    source: str = "migrate"
 
 
 @dataclass(frozen=True)
 class OpCall:
     """One operation call, e.g. ``op.drop_column("users", "name")`` at line 21. A batch
-    operation's arguments are given as the plain `op` call's, its table put back in place."""
+    operation's arguments are given as the plain `op` call's, its table put back in place;
+    `in_autocommit_block` says it runs inside ``op.get_context().autocommit_block()``."""
 
     name: str
     line: int
     args: tuple[ast.expr, ...]
     keywords: dict[str, ast.expr]
+    in_autocommit_block: bool = False
 
     def text(self, index: int, keyword: str | None = None) -> str | None:
         """A string argument, by position or keyword; None when absent or not a literal."""
@@ -103,20 +113,41 @@ class RevisionSource:
     downgrade_is_empty: bool
     disabled: frozenset[str] = field(default_factory=frozenset)
     dialect: str | None = None
+    actions: tuple[Action, ...] = ()
+    lock_timeout: bool = False
+    unparsed_sql: bool = False
+
+    @property
+    def postgresql(self) -> bool:
+        """Whether PostgreSQL's rules apply: DATABASE_URL names PostgreSQL, or no database."""
+        return self.dialect in (None, "postgresql")
 
 
 Rule = Callable[[RevisionSource], Iterable[Finding]]
 
 
 def read_revision(
-    path: Path, *, revision: str | None = None, dialect: str | None = None
+    path: Path,
+    *,
+    revision: str | None = None,
+    dialect: str | None = None,
+    project_lock_timeout: bool = False,
 ) -> RevisionSource:
     """Parse a revision file; a file that is not valid Python raises SyntaxError."""
+    from migrations_cli.lint_actions import from_calls
+
     with tokenize.open(path) as stream:  # honours a `# -*- coding: ... -*-` declaration
         source = stream.read()
     tree = ast.parse(source, filename=str(path))
     upgrade, upgrade_empty = _function_calls(tree, "upgrade")
     downgrade, downgrade_empty = _function_calls(tree, "downgrade")
+    actions = list(from_calls(upgrade))
+    unparsed = _raw_sql_actions(upgrade, actions)
+    own_timeout = any(
+        _assignment_target(node) == LOCK_TIMEOUT_ATTRIBUTE
+        and not _is_none_or_absent(getattr(node, "value", None))
+        for node in tree.body
+    )
     return RevisionSource(
         path=path,
         revision=revision or _assigned_revision(tree) or path.stem,
@@ -128,7 +159,48 @@ def read_revision(
         downgrade_is_empty=downgrade_empty,
         disabled=disabled_in_file(source),
         dialect=dialect,
+        actions=tuple(sorted(actions, key=lambda action: action.line)),
+        lock_timeout=project_lock_timeout or own_timeout,
+        unparsed_sql=unparsed,
     )
+
+
+def _raw_sql_actions(calls: Sequence[OpCall], actions: list[Action]) -> bool:
+    """Add the actions of the literal SQL of op.execute calls to `actions`, each statement
+    at its own line; returns whether SQL was left unparsed, pglast not being installed
+    (only `SET lock_timeout` is recognised then). SQL PostgreSQL's parser rejects (another
+    dialect's, or with bind parameters) is left to the other rules."""
+    from migrations_cli.lint_actions import (
+        Action,
+        SqlSyntaxError,
+        from_sql,
+        sets_lock_timeout,
+    )
+    from migrations_cli.lint_actions import sql_is_parsable as parsable
+
+    unparsed = False
+    for call in calls:
+        found = _execute_sql(call) if call.name == "execute" else None
+        if found is None:
+            continue
+        sql, line = found
+        if not parsable():
+            unparsed = True
+            if sets_lock_timeout(sql):
+                actions.append(Action("set_lock_timeout", call.line, "SET lock_timeout"))
+            continue
+        with suppress(SqlSyntaxError):
+            actions += from_sql(sql, line, in_transaction=not call.in_autocommit_block)
+    return unparsed
+
+
+def _execute_sql(call: OpCall) -> tuple[str, int] | None:
+    """The SQL of `op.execute("...")` or `op.execute(sa.text("..."))`, and its first line."""
+    node = call.keywords.get("sqltext") or (call.args[0] if call.args else None)
+    if isinstance(node, ast.Call) and node.args:
+        node = node.args[0]
+    sql = _string(node)
+    return (sql, node.lineno) if sql is not None and node is not None else None
 
 
 def disabled_in_file(source: str) -> frozenset[str]:
@@ -152,12 +224,17 @@ def rule_ids(text: str | None) -> frozenset[str]:
 
 def project_disabled(env_file: Path | None) -> frozenset[str]:
     """MIGRATIONS_LINT_DISABLE from the environment, else from the project's .env file."""
-    value = os.environ.get(DISABLE_SETTING)
+    return rule_ids(_project_setting(DISABLE_SETTING, env_file))
+
+
+def _project_setting(name: str, env_file: Path | None) -> str | None:
+    """A setting from the environment, else from the project's .env file."""
+    value = os.environ.get(name)
     if not value and env_file is not None:
         from migrations_cli.settings import read_env_file
 
-        value = read_env_file(env_file).get(DISABLE_SETTING)
-    return rule_ids(value)
+        value = read_env_file(env_file).get(name)
+    return value or None
 
 
 def run_rules(
@@ -218,46 +295,56 @@ def _is_empty(body: list[ast.stmt]) -> bool:
 
 def _op_calls(body: list[ast.stmt]) -> Iterator[OpCall]:
     """Calls on `op`, and on the names bound by `with op.batch_alter_table(T) as NAME`."""
-    batches: dict[str, str | None] = {}
+    collector = _OpCollector()
     for statement in body:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.With):
-                batches.update(_batch_names(node))
-    for statement in body:
-        for node in ast.walk(statement):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name)
-            ):
+        collector.visit(statement)
+    return iter(collector.calls)
+
+
+class _OpCollector(ast.NodeVisitor):
+    """Collects op calls in source order. A name bound by ``with op.batch_alter_table(T) as
+    NAME`` stands for table T only inside that block (two blocks may both say `batch_op`),
+    and a call inside ``with op.get_context().autocommit_block():`` is marked as such."""
+
+    def __init__(self) -> None:
+        self.calls: list[OpCall] = []
+        self._batches: dict[str, str | None] = {}
+        self._autocommit = False
+
+    def visit_With(self, node: ast.With) -> None:
+        saved = dict(self._batches), self._autocommit
+        for item in node.items:
+            self.visit(item.context_expr)
+            call = item.context_expr
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
                 continue
-            owner, name = node.func.value.id, node.func.attr
+            if call.func.attr == "autocommit_block":
+                self._autocommit = True
+            elif call.func.attr == "batch_alter_table" and isinstance(item.optional_vars, ast.Name):
+                table = call.args[0] if call.args else _keyword(call, "table_name")
+                self._batches[item.optional_vars.id] = _string(table)
+        for statement in node.body:
+            self.visit(statement)
+        self._batches, self._autocommit = saved
+
+    def visit_Call(self, node: ast.Call) -> None:
+        function = node.func
+        if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
+            owner, name = function.value.id, function.attr
+            args = list(node.args)
             if owner == "op" and name != "batch_alter_table":
-                yield _op_call(node, name, list(node.args))
-            elif owner in batches:
-                args = list(node.args)
+                self.calls.append(_op_call(node, name, args, self._autocommit))
+            elif owner in self._batches:
                 position = _BATCH_TABLE_POSITION.get(name)
                 if position is not None:
-                    args.insert(min(position, len(args)), ast.Constant(batches[owner]))
-                yield _op_call(node, name, args)
+                    args.insert(min(position, len(args)), ast.Constant(self._batches[owner]))
+                self.calls.append(_op_call(node, name, args, self._autocommit))
+        self.generic_visit(node)
 
 
-def _batch_names(node: ast.With) -> Iterator[tuple[str, str | None]]:
-    for item in node.items:
-        call = item.context_expr
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "batch_alter_table"
-            and isinstance(item.optional_vars, ast.Name)
-        ):
-            table = call.args[0] if call.args else _keyword(call, "table_name")
-            yield item.optional_vars.id, _string(table)
-
-
-def _op_call(node: ast.Call, name: str, args: list[ast.expr]) -> OpCall:
+def _op_call(node: ast.Call, name: str, args: list[ast.expr], autocommit: bool) -> OpCall:
     keywords = {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
-    return OpCall(name, node.lineno, tuple(args), keywords)
+    return OpCall(name, node.lineno, tuple(args), keywords, autocommit)
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -542,6 +629,327 @@ def raw_sql_without_downgrade(revision: RevisionSource) -> Iterator[Finding]:
             )
 
 
+# --- PostgreSQL: locks, rewrites and types (from operations and SQL alike) -------------------
+
+
+def _existing(revision: RevisionSource, action: Action) -> bool:
+    """Whether `action` works on a table that may hold rows: not one this upgrade creates
+    (a new table is empty, and no one else uses it yet)."""
+    created = {
+        a.table for a in revision.actions if a.kind == "create_table" and a.line <= action.line
+    }
+    return action.table is None or action.table not in created
+
+
+def _postgresql_actions(revision: RevisionSource, *kinds: str) -> Iterator[Action]:
+    if revision.postgresql:
+        yield from (action for action in revision.actions if action.kind in kinds)
+
+
+def sql_counterparts(revision: RevisionSource) -> Iterator[Finding]:
+    """ML001 to ML006 for raw SQL: what the operation rules flag, written as SQL instead."""
+    for action in _postgresql_actions(
+        revision, "drop_table", "drop_column", "add_column", "alter_type", "rename", "create_index"
+    ):
+        if not action.from_sql:
+            continue
+        finding = _counterpart(revision, action)
+        if finding is not None:
+            yield finding
+
+
+def _counterpart(revision: RevisionSource, action: Action) -> Finding | None:
+    shown, line = action.shown, action.line
+    if action.kind == "drop_table":
+        return Finding("ML001", "error", line, f"{shown}: its rows are deleted for good")
+    if action.kind == "drop_column":
+        return Finding(
+            "ML002",
+            "error",
+            line,
+            f"{shown}: the column's data is deleted for good and "
+            "code still selecting it fails; stop using it in one release, drop it in a later one",
+        )
+    missing_default = any(c.not_null and c.default is None for c in action.columns)
+    if action.kind == "add_column" and missing_default and _existing(revision, action):
+        return Finding(
+            "ML003",
+            "error",
+            line,
+            f"{shown}: NOT NULL without a DEFAULT fails on a "
+            "table with rows; add it with a default, or nullable, fill it, then constrain it",
+        )
+    if action.kind == "alter_type" and _existing(revision, action):
+        return Finding(
+            "ML004",
+            "warning",
+            line,
+            f"{shown}: changing a type rewrites the table under an "
+            "ACCESS EXCLUSIVE lock and values may not convert; add a new column and backfill",
+        )
+    if action.kind == "rename":
+        return Finding(
+            "ML005",
+            "warning",
+            line,
+            f"{shown}: code already running still uses the old "
+            "name; add the new name beside the old, move the code over, then drop the old",
+        )
+    if action.kind == "create_index" and not action.concurrently and _existing(revision, action):
+        return Finding(
+            "ML006",
+            "warning",
+            line,
+            f"{shown}: without CONCURRENTLY it blocks writes to the "
+            "table while it builds; use CREATE INDEX CONCURRENTLY outside a transaction",
+        )
+    return None
+
+
+def constraint_without_not_valid(revision: RevisionSource) -> Iterator[Finding]:
+    """ML010: adding a foreign key or check constraint checks every row under a lock that
+    blocks writes (for a foreign key, on both tables)."""
+    for action in _postgresql_actions(revision, "add_constraint"):
+        checked = action.constraint in ("foreign", "check") and not action.not_valid
+        if checked and _existing(revision, action):
+            what = "foreign key" if action.constraint == "foreign" else "check constraint"
+            yield Finding(
+                "ML010",
+                "warning",
+                action.line,
+                f"{action.shown}: the {what} is checked against every row while writes "
+                "wait; add it NOT VALID (postgresql_not_valid=True), then VALIDATE "
+                "CONSTRAINT in a later transaction",
+            )
+
+
+def set_not_null(revision: RevisionSource) -> Iterator[Finding]:
+    """ML011: SET NOT NULL scans the whole table under ACCESS EXCLUSIVE, unless a validated
+    CHECK (col IS NOT NULL) already proves it (PostgreSQL 12+): a VALIDATE CONSTRAINT on the
+    same table earlier in the revision is taken as that proof."""
+    for action in _postgresql_actions(revision, "set_not_null"):
+        before = revision.actions[: revision.actions.index(action)]
+        validated = any(
+            other.kind == "validate_constraint" and other.table == action.table for other in before
+        )
+        if _existing(revision, action) and not validated:
+            yield Finding(
+                "ML011",
+                "warning",
+                action.line,
+                f"{action.shown}: SET NOT NULL reads every row under an ACCESS EXCLUSIVE "
+                "lock; add CHECK (column IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL",
+            )
+
+
+def unique_constraint(revision: RevisionSource) -> Iterator[Finding]:
+    """ML012: a unique constraint builds its index while writes wait."""
+    for action in _postgresql_actions(revision, "add_constraint"):
+        if action.constraint == "unique" and not action.using_index and _existing(revision, action):
+            yield Finding(
+                "ML012",
+                "warning",
+                action.line,
+                f"{action.shown}: the unique index is built while writes wait; create it "
+                "with create_index(..., unique=True, postgresql_concurrently=True), then "
+                "ADD CONSTRAINT ... UNIQUE USING INDEX",
+            )
+
+
+def primary_key_added(revision: RevisionSource) -> Iterator[Finding]:
+    """ML013: a primary key added to a table with rows builds its index (and, for a new
+    column, rewrites the table) under ACCESS EXCLUSIVE."""
+    for action in _postgresql_actions(revision, "add_constraint", "add_column"):
+        adds_key = (
+            action.constraint == "primary" and not action.using_index
+            if action.kind == "add_constraint"
+            else any(column.primary_key for column in action.columns)
+        )
+        if adds_key and _existing(revision, action):
+            yield Finding(
+                "ML013",
+                "warning",
+                action.line,
+                f"{action.shown}: the primary key's index is built under an ACCESS EXCLUSIVE "
+                "lock; build a unique index concurrently, then ADD CONSTRAINT ... PRIMARY KEY "
+                "USING INDEX",
+            )
+
+
+def volatile_default(revision: RevisionSource) -> Iterator[Finding]:
+    """ML014: a column added with a volatile default rewrites the whole table."""
+    for action in _postgresql_actions(revision, "add_column"):
+        for column in action.columns:
+            function = column.volatile_default
+            if function and _existing(revision, action):
+                yield Finding(
+                    "ML014",
+                    "warning",
+                    action.line,
+                    f"{action.shown}: the default {function}() is volatile, so every row is "
+                    "rewritten under an ACCESS EXCLUSIVE lock; add the column without it, set "
+                    "the default, then backfill in batches",
+                )
+
+
+def drop_index_without_concurrently(revision: RevisionSource) -> Iterator[Finding]:
+    """ML015: a plain DROP INDEX takes an ACCESS EXCLUSIVE lock on the table."""
+    dropped = {action.table for action in revision.actions if action.kind == "drop_table"}
+    for action in _postgresql_actions(revision, "drop_index"):
+        if action.concurrently or not _existing(revision, action):
+            continue
+        if action.table is not None and action.table in dropped:
+            continue
+        yield Finding(
+            "ML015",
+            "warning",
+            action.line,
+            f"{action.shown}: without CONCURRENTLY it locks the table against reads and "
+            "writes; pass postgresql_concurrently=True inside autocommit_block()",
+        )
+
+
+def concurrently_in_transaction(revision: RevisionSource) -> Iterator[Finding]:
+    """ML016: PostgreSQL refuses CREATE/DROP INDEX CONCURRENTLY inside a transaction, and
+    every revision runs in one unless inside ``op.get_context().autocommit_block()``."""
+    for action in _postgresql_actions(revision, "create_index", "drop_index"):
+        if action.concurrently and action.in_transaction:
+            yield Finding(
+                "ML016",
+                "error",
+                action.line,
+                f"{action.shown}: CONCURRENTLY fails inside the revision's transaction; run "
+                "it inside `with op.get_context().autocommit_block():`",
+            )
+
+
+def truncate_cascade(revision: RevisionSource) -> Iterator[Finding]:
+    """ML017: TRUNCATE ... CASCADE empties every table that references it, recursively."""
+    for action in _postgresql_actions(revision, "truncate"):
+        if action.cascade:
+            yield Finding(
+                "ML017",
+                "error",
+                action.line,
+                f"{action.shown}: CASCADE also empties every table with a foreign key to it, "
+                "and theirs; name each table to empty instead",
+            )
+
+
+def drop_database(revision: RevisionSource) -> Iterator[Finding]:
+    """ML018: a migration has no business dropping a database."""
+    for action in _postgresql_actions(revision, "drop_database"):
+        yield Finding(
+            "ML018",
+            "error",
+            action.line,
+            f"{action.shown}: every table and row of the database is gone; do it by hand, "
+            "never in a migration",
+        )
+
+
+def _created_columns(revision: RevisionSource) -> Iterator[tuple[Action, Column | None, str]]:
+    """Each column a revision creates or retypes, with its type family."""
+    for action in _postgresql_actions(revision, "create_table", "add_column", "alter_type"):
+        if action.kind == "alter_type":
+            if action.new_type:
+                yield action, None, action.new_type
+            continue
+        for column in action.columns:
+            if column.family:
+                yield action, column, column.family
+
+
+def _named(action: Action, column: Column | None) -> str:
+    return f"{action.shown}, column {column.name!r}" if column and column.name else action.shown
+
+
+def char_column(revision: RevisionSource) -> Iterator[Finding]:
+    """ML019: CHAR(n) pads with spaces and is no faster than text or varchar."""
+    for action, column, family in _created_columns(revision):
+        if family == "char":
+            yield Finding(
+                "ML019",
+                "warning",
+                action.line,
+                f"{_named(action, column)}: CHAR pads values with spaces and compares them "
+                "surprisingly; use sa.Text or sa.String",
+            )
+
+
+def timestamp_without_time_zone(revision: RevisionSource) -> Iterator[Finding]:
+    """ML020: a timestamp without time zone drops the offset it was given."""
+    for action, column, family in _created_columns(revision):
+        if family == "timestamp":
+            yield Finding(
+                "ML020",
+                "warning",
+                action.line,
+                f"{_named(action, column)}: timestamp without time zone drops the UTC offset "
+                "it is given; use sa.DateTime(timezone=True) (timestamptz)",
+            )
+
+
+def int_primary_key(revision: RevisionSource) -> Iterator[Finding]:
+    """ML021: a 32-bit key runs out at 2.1 billion rows, and widening it later rewrites the
+    table and every foreign key to it."""
+    for action, column, family in _created_columns(revision):
+        if column is not None and column.primary_key and family in ("int", "serial"):
+            yield Finding(
+                "ML021",
+                "warning",
+                action.line,
+                f"{_named(action, column)}: a 32-bit key runs out at 2,147,483,647 and "
+                "widening it rewrites the table; use sa.BigInteger with sa.Identity()",
+            )
+
+
+# What takes a lock that stops reads or writes on an existing table until the revision ends.
+_STRONG_LOCKS = frozenset(
+    {
+        "add_column",
+        "alter_type",
+        "set_not_null",
+        "rename",
+        "drop_table",
+        "drop_column",
+        "add_constraint",
+        "drop_constraint",
+        "truncate",
+        "other_ddl",
+    }
+)
+
+
+def _strong_lock(revision: RevisionSource, action: Action) -> bool:
+    if action.kind in ("create_index", "drop_index"):
+        return not action.concurrently and _existing(revision, action)
+    return action.kind in _STRONG_LOCKS and _existing(revision, action)
+
+
+def missing_lock_timeout(revision: RevisionSource) -> Iterator[Finding]:
+    """ML022: a strong lock waits behind any long transaction on the table, and every query
+    on the table queues behind it: the outage a lock timeout turns into a failed deploy."""
+    if not revision.postgresql or revision.lock_timeout:
+        return
+    # In order of execution (a helper's SQL in --sql mode may stand on an earlier line).
+    for first in revision.actions:
+        if first.kind == "set_lock_timeout":
+            return
+        if _strong_lock(revision, first):
+            break
+    else:
+        return
+    yield Finding(
+        "ML022",
+        "warning",
+        first.line,
+        f"{first.shown} takes a lock that queues every query on the table while it waits, "
+        f"and no lock timeout is set; set {LOCK_TIMEOUT_SETTING}, or `lock_timeout = "
+        '"5s"` in the revision, or op.execute("SET LOCAL lock_timeout = \'5s\'") first',
+    )
+
+
 def _function_line(tree: ast.Module, name: str) -> int:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
@@ -549,6 +957,23 @@ def _function_line(tree: ast.Module, name: str) -> int:
     return 1
 
 
+# The rules that read `RevisionSource.actions`, and so apply to offline SQL as well.
+ACTION_RULES: tuple[Rule, ...] = (
+    sql_counterparts,
+    constraint_without_not_valid,
+    set_not_null,
+    unique_constraint,
+    primary_key_added,
+    volatile_default,
+    drop_index_without_concurrently,
+    concurrently_in_transaction,
+    truncate_cascade,
+    drop_database,
+    char_column,
+    timestamp_without_time_zone,
+    int_primary_key,
+    missing_lock_timeout,
+)
 BUILTIN_RULES: tuple[Rule, ...] = (
     drop_table,
     drop_column,
@@ -559,7 +984,18 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     empty_downgrade,
     not_inverse,
     raw_sql_without_downgrade,
+    *ACTION_RULES,
 )
+
+
+def rule_descriptions() -> dict[str, str]:
+    """Each built-in rule's id and the first sentence of its docstring, for SARIF."""
+    found = {}
+    for rule in BUILTIN_RULES:
+        match = re.match(r"(ML\d{3}): (.+?)(?:\.\s|$)", " ".join((rule.__doc__ or "").split()))
+        if match:
+            found[match[1]] = match[2]
+    return found
 
 
 # --- running the rules on a project ----------------------------------------------------------
@@ -577,8 +1013,9 @@ class Reported:
         """`alembic/versions/x.py:12: ML002 error in ab12: drop_column(...): advice`;
         `severity` is the severity as shown (coloured, say)."""
         finding = self.finding
+        source = f" ({finding.source})" if finding.source != "migrate" else ""
         return (
-            f"{self.path}:{finding.line}: {finding.rule} {severity or finding.severity} "
+            f"{self.path}:{finding.line}: {finding.rule}{source} {severity or finding.severity} "
             f"in {self.revision}: {finding.message}"
         )
 
@@ -591,6 +1028,7 @@ class Reported:
             "path": self.path,
             "line": finding.line,
             "message": finding.message,
+            "source": finding.source,
         }
 
 
@@ -603,30 +1041,82 @@ def project_rules(context: MigrationsContext) -> list[Rule]:
 
 
 def lint_files(
-    context: MigrationsContext, files: Sequence[tuple[Path, str | None]]
+    context: MigrationsContext,
+    files: Sequence[tuple[Path, str | None]],
+    *,
+    offline_sql: bool = False,
+    squawk: bool = False,
 ) -> list[Reported]:
-    """Every finding in `files` (each a path and its revision id when known), file by file."""
+    """Every finding in `files` (each a path and its revision id when known), file by file.
+    With `offline_sql` the rules also read each revision's offline SQL, with `squawk` squawk
+    does too; a finding already made at the same line under the same rule is not repeated."""
     from migrations_cli.revision_graph import shown_path
 
     rules = project_rules(context)
-    disabled = project_disabled(context.settings.env_file)
-    dialect = _dialect(context.settings.database_url)
+    settings = context.settings
+    disabled = project_disabled(settings.env_file)
+    dialect = dialect_of(settings.database_url)
+    timeout = _project_setting(LOCK_TIMEOUT_SETTING, settings.env_file) is not None
+    statements: dict[Path, list[Statement]] = {}
+    from_squawk: dict[Path, list[Finding]] = {}
+    if offline_sql or squawk:
+        from migrations_cli.lint_offline import (
+            offline_statements,
+            require_parser,
+            squawk_executable,
+            squawk_findings,
+        )
+
+        if offline_sql:
+            require_parser()
+        executable = squawk_executable() if squawk else None
+        statements = offline_statements(context, [path for path, _ in files])
+        if executable:
+            from_squawk = squawk_findings(executable, statements)
     reported: list[Reported] = []
+    unparsed = 0
     for path, revision_id in files:
-        revision = _parsed(path, revision_id, dialect)
+        revision = _parsed(path, revision_id, dialect, timeout)
+        unparsed += revision.unparsed_sql
         shown = shown_path(str(path))
-        reported += [
-            Reported(finding, revision.revision, shown)
-            for finding in _checked_findings(revision, rules, disabled, shown)
-        ]
+        found = _checked_findings(revision, rules, disabled, shown)
+        if offline_sql and path in statements:
+            found += _offline_findings(revision, statements[path], disabled, shown)
+        found += [item for item in from_squawk.get(path, []) if item.rule not in disabled]
+        unique = {(item.rule, item.line): item for item in reversed(found)}
+        ordered = sorted(unique.values(), key=lambda item: (item.line, item.source, item.rule))
+        reported += [Reported(finding, revision.revision, shown) for finding in ordered]
+    if unparsed:
+        from migrations_cli import output
+
+        output.info(
+            f"note: the SQL of op.execute() in {unparsed} revision(s) was not linted: "
+            "pip install 'migrations-cli[sql]' (pglast, PostgreSQL's parser) to lint it"
+        )
     return reported
 
 
-def _parsed(path: Path, revision: str | None, dialect: str | None) -> RevisionSource:
+def _offline_findings(
+    revision: RevisionSource, statements: list[Statement], disabled: frozenset[str], shown: str
+) -> list[Finding]:
+    """The action rules on the revision's offline SQL instead of its operations."""
+    from dataclasses import replace
+
+    from migrations_cli.lint_offline import offline_actions
+
+    actions = tuple(offline_actions(statements))
+    return _checked_findings(replace(revision, actions=actions), ACTION_RULES, disabled, shown)
+
+
+def _parsed(
+    path: Path, revision: str | None, dialect: str | None, lock_timeout: bool
+) -> RevisionSource:
     from migrations_cli.errors import MigrationsError
 
     try:
-        return read_revision(path, revision=revision, dialect=dialect)
+        return read_revision(
+            path, revision=revision, dialect=dialect, project_lock_timeout=lock_timeout
+        )
     except SyntaxError as error:
         where = f"line {error.lineno}: " if error.lineno else ""
         raise MigrationsError(f"{path}: {where}{error.msg}") from None
@@ -657,7 +1147,7 @@ def _checked_findings(
     return run_rules(revision, checked, disabled)
 
 
-def _dialect(url: str | None) -> str | None:
+def dialect_of(url: str | None) -> str | None:
     """`postgresql+psycopg://...` → "postgresql", without importing SQLAlchemy."""
     if not url or ":" not in url:
         return None

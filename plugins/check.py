@@ -14,13 +14,24 @@ from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import describe_revisions
+from migrations_cli.report_formats import (
+    Annotation,
+    FormatOption,
+    OutputFormat,
+    chosen,
+    print_annotations,
+)
 from migrations_cli.revision_graph import undefined_revisions
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 
-def check(ctx: typer.Context, json_output: JsonOption = False) -> None:
+def check(
+    ctx: typer.Context,
+    output_format: FormatOption = OutputFormat.text,
+    json_output: JsonOption = False,
+) -> None:
     """Compare the models with the database at head; exit 1 when they differ."""
     from migrations_cli.database import database_heads, opened_connection
     from migrations_cli.metadata import load_metadata
@@ -38,10 +49,22 @@ def check(ctx: typer.Context, json_output: JsonOption = False) -> None:
     with opened_connection(context.database) as connection:
         revision = describe_revisions(head_of_database(script, database_heads(connection)))
         differences = model_differences(connection, metadata, context.plugin_manager.hook)
-    if json_output:
+    shown_format = chosen(output_format, json_output)
+    if shown_format is OutputFormat.json:
         output.json_result(
             {"revision": revision, "differences": [asdict(found) for found in differences]}
         )
+    elif shown_format is not OutputFormat.text:
+        annotations = [
+            Annotation(
+                f"model-{found.kind}".replace("_", "-"),
+                "error",
+                f"{found.description}: the models changed without a migration; write one "
+                "with `migrate create MESSAGE`",
+            )
+            for found in differences
+        ]
+        print_annotations(shown_format, "migrate check", annotations)
     elif differences:
         for found in differences:
             output.result(found.description)

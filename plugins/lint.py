@@ -15,12 +15,14 @@ from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.lint_rules import Reported, lint_files
+from migrations_cli.report_formats import FormatOption, OutputFormat, chosen
 
 if TYPE_CHECKING:
     from alembic.script import Script
 
     from migrations_cli.context import MigrationsContext
+    from migrations_cli.lint_rules import Reported
+    from migrations_cli.report_formats import Annotation
 
 SEVERITY_COLOURS = {"error": "red", "warning": "yellow"}
 
@@ -35,15 +37,40 @@ def lint(
             show_default=False,
         ),
     ] = None,
+    offline_sql: Annotated[
+        bool,
+        typer.Option(
+            "--sql",
+            help="Also lint each revision's offline SQL (what `upgrade --sql` writes), parsed "
+            "by PostgreSQL's parser (needs migrations-cli[sql] and a PostgreSQL DATABASE_URL).",
+        ),
+    ] = False,
+    squawk: Annotated[
+        bool,
+        typer.Option(
+            "--squawk",
+            help="Also run squawk on each revision's offline SQL and merge its findings "
+            "(needs migrations-cli[squawk]).",
+        ),
+    ] = False,
+    output_format: FormatOption = OutputFormat.text,
     json_output: JsonOption = False,
 ) -> None:
     """Check revisions for data loss, locking and downgrades that do not undo (exit 1 on an
     error-level finding)."""
+    # Imported here: `migrate --help` need not load the rules.
+    from migrations_cli.lint_rules import lint_files, rule_descriptions
+    from migrations_cli.report_formats import print_annotations
+
     context = get_context(ctx, read_only=True)
     files = _files(context, revisions or [])
-    found = lint_files(context, files)
-    if json_output:
+    found = lint_files(context, files, offline_sql=offline_sql, squawk=squawk)
+    shown_format = chosen(output_format, json_output)
+    if shown_format is OutputFormat.json:
         output.json_result({"findings": [reported.document() for reported in found]})
+    elif shown_format is not OutputFormat.text:
+        annotations = [_annotation(reported) for reported in found]
+        print_annotations(shown_format, "migrate lint", annotations, rule_descriptions())
     else:
         for reported in found:
             output.result(_shown(reported))
@@ -80,6 +107,20 @@ def _resolved(context: MigrationsContext, name: str) -> list[Script]:
     if not found:
         raise typer.BadParameter(f"{name}: no such revision", param_hint="REVISIONS")
     return found
+
+
+def _annotation(reported: Reported) -> Annotation:
+    from migrations_cli.report_formats import Annotation
+
+    finding = reported.finding
+    return Annotation(
+        finding.rule,
+        finding.severity,
+        f"{finding.message} (revision {reported.revision})",
+        reported.path,
+        finding.line,
+        finding.source,
+    )
 
 
 def _shown(reported: Reported) -> str:

@@ -4,16 +4,28 @@ on a pending or unknown one, for a deploy pipeline."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from migrations_cli.arguments import JsonOption
 from migrations_cli.checksums import warn_about_checksums
 from migrations_cli.context import get_context
-from migrations_cli.database_state import graph_state
+from migrations_cli.database_state import PENDING, graph_state, unknown_revision_advice
 from migrations_cli.graph_answers import print_status
 from migrations_cli.hookspecs import hookimpl
+from migrations_cli.report_formats import (
+    Annotation,
+    FormatOption,
+    OutputFormat,
+    chosen,
+    print_annotations,
+)
+from migrations_cli.revision_graph import shown_path
+
+if TYPE_CHECKING:
+    from migrations_cli.database_state import DatabaseState
+    from migrations_cli.graph_snapshot import GraphSnapshot
 
 
 def status(
@@ -24,15 +36,41 @@ def status(
             "--check", help="Exit 1 when a revision is pending or the database's is unknown."
         ),
     ] = False,
+    output_format: FormatOption = OutputFormat.text,
     json_output: JsonOption = False,
 ) -> None:
     """Show the database's revision, the heads, and which revisions are applied or pending."""
     context = get_context(ctx, read_only=True)
     state, graph = graph_state(context)
-    pending = print_status(state, graph, json_output)
+    shown_format = chosen(output_format, json_output)
+    if shown_format in (OutputFormat.github, OutputFormat.sarif):
+        annotations = status_annotations(state, graph, "error" if check else "warning")
+        print_annotations(shown_format, "migrate status", annotations)
+        pending = sum(annotation.rule == "pending-revision" for annotation in annotations)
+    else:
+        pending = print_status(state, graph, shown_format is OutputFormat.json)
     warn_about_checksums(context)
     if check and (pending or state.unknown):
         raise typer.Exit(1)
+
+
+def status_annotations(state: DatabaseState, graph: GraphSnapshot, level: str) -> list[Annotation]:
+    """A pending revision on its file; a database revision no file defines, on none."""
+    found = [
+        Annotation(
+            "pending-revision",
+            level,
+            f"revision {record.revision} ({record.doc}) is not applied to the database: "
+            "run `migrate upgrade`",
+            shown_path(record.path),
+            1,
+        )
+        for record in graph.revisions
+        if state.state_of(record.revision) == PENDING
+    ]
+    if state.unknown:
+        found.append(Annotation("unknown-revision", level, unknown_revision_advice(state.unknown)))
+    return found
 
 
 @hookimpl

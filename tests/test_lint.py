@@ -75,15 +75,17 @@ from alembic import op
 
 revision = "clean0000004"
 down_revision = None
+lock_timeout = "5s"
 
 
 def upgrade():
-    op.create_table("teams", sa.Column("id", sa.Integer, primary_key=True))
+    op.create_table("teams", sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True))
     op.create_index("ix_teams_id", "teams", ["id"])
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(sa.Column("email", sa.String(100), nullable=True))
         batch_op.alter_column("name", existing_type=sa.String(50), type_=sa.String(100))
-    op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)
+    with op.get_context().autocommit_block():
+        op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)
 
 
 def downgrade():
@@ -157,7 +159,10 @@ def test_every_rule_fires_on_the_line_that_provokes_it(project, migrate):
         ("ML005", line_of(project, "bad.py", "new_column_name")),
         ("ML006", line_of(project, "bad.py", "op.create_index")),
         ("ML008", line_of(project, "bad.py", 'create_table("teams"')),
+        ("ML021", line_of(project, "bad.py", 'create_table("teams"')),
+        ("ML022", line_of(project, "bad.py", 'drop_table("legacy")')),
         ("ML007", line_of(project, "empty.py", "def downgrade")),
+        ("ML021", line_of(project, "empty.py", "create_table")),
         ("ML009", line_of(project, "raw.py", "op.execute")),
     ]
     assert sorted(findings(result)) == sorted(expected)
@@ -180,7 +185,7 @@ def test_text_output_names_file_line_rule_severity_revision_and_advice(project, 
     assert "ML004 warning" in narrowing and "narrows the type from String(100) to String(20)" in (
         narrowing
     )
-    assert result.stderr.strip() == "5 errors and 3 warnings in 1 revision."
+    assert result.stderr.strip() == "5 errors and 5 warnings in 1 revision."
 
 
 def test_a_clean_revision_passes(project, migrate):
@@ -232,11 +237,17 @@ def test_the_project_setting_silences_rules_everywhere(project, migrate, monkeyp
     project.write("alembic/versions/bad.py", RISKY)
 
     from_file = migrate("lint", "--json")
-    monkeypatch.setenv(DISABLE_SETTING, "ML004,ML005,ML006")
+    monkeypatch.setenv(DISABLE_SETTING, "ML004,ML005,ML006,ML021,ML022")
     from_environment = migrate("lint", "--json")
 
     assert from_file.exit_code == 0, from_file.output
-    assert {rule for rule, _ in findings(from_file)} == {"ML004", "ML005", "ML006"}
+    assert {rule for rule, _ in findings(from_file)} == {
+        "ML004",
+        "ML005",
+        "ML006",
+        "ML021",
+        "ML022",
+    }
     assert from_environment.exit_code == 1  # the environment wins over .env
     assert {rule for rule, _ in findings(from_environment)} == {"ML001", "ML002", "ML003", "ML008"}
 
@@ -369,6 +380,88 @@ def test_console_script_json_and_exit_code(project, migrate_console):
                 "message": "op.execute() runs raw SQL and downgrade() is empty: nothing undoes "
                 "it; write the SQL that reverses it, or raise an error saying it cannot be "
                 "undone",
+                "source": "migrate",
             }
         ]
     }
+
+
+TWO_BATCH_BLOCKS = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "batch0000005"
+down_revision = None
+
+
+def upgrade():
+    with op.batch_alter_table("alpha") as batch_op:
+        batch_op.add_column(sa.Column("a_col", sa.String(20), nullable=True))
+        batch_op.create_index("ix_alpha_a_col", ["a_col"])
+    with op.batch_alter_table("beta") as batch_op:
+        batch_op.add_column(sa.Column("b_col", sa.String(20), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("beta") as batch_op:
+        batch_op.drop_column("b_col")
+    with op.batch_alter_table("alpha") as batch_op:
+        batch_op.drop_index("ix_alpha_a_col")
+        batch_op.drop_column("a_col")
+"""
+
+
+def test_several_batch_blocks_each_credit_their_own_table(project, migrate):
+    project.write("alembic/versions/batch.py", TWO_BATCH_BLOCKS)
+
+    result = migrate("lint", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert findings(result) == []
+
+
+def test_a_wrong_downgrade_in_a_batch_block_is_found_on_its_own_table(project, migrate):
+    wrong = TWO_BATCH_BLOCKS.replace('batch_op.drop_column("a_col")', "pass")
+    project.write("alembic/versions/batch.py", wrong)
+
+    result = migrate("lint")
+
+    assert result.exit_code == 1, result.output
+    line = line_of(project, "batch.py", '"a_col", sa.String')
+    assert result.stdout.splitlines() == [
+        f"alembic/versions/batch.py:{line}: ML008 error in batch0000005: "
+        "add_column('alpha', 'a_col') in upgrade() has no drop_column('alpha', 'a_col') in "
+        "downgrade(): downgrading leaves the schema out of step with the revision; add it"
+    ]
+
+
+def test_batch_drops_name_the_table_of_their_block(project, migrate):
+    project.write(
+        "alembic/versions/drops.py",
+        """
+        from alembic import op
+
+        revision = "drops0000006"
+        down_revision = None
+
+
+        def upgrade():
+            with op.batch_alter_table("alpha") as b:
+                b.drop_column("a_col")
+            with op.batch_alter_table("beta") as b:
+                b.drop_column("b_col")
+
+
+        def downgrade():
+            raise NotImplementedError
+        """,
+    )
+
+    result = migrate("lint", "--json")
+
+    found = json.loads(result.stdout)["findings"]
+    messages = [item["message"] for item in found if item["rule"] == "ML002"]
+    assert [message.split(":")[0] for message in messages] == [
+        "drop_column('alpha', 'a_col')",
+        "drop_column('beta', 'b_col')",
+    ]
