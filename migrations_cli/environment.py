@@ -170,6 +170,10 @@ def _run_online(
             current=run.previous,
             target=run.target,
         )
+        try:  # (the connection may have dropped while getting ready)
+            run.check_lock()
+        except LockLost as lost:
+            raise LockLost(f"{lost}; no revision was {run.verb}: {run.retry()}") from None
         run.start_clock()
         # After a failure on a caller's connection, no checksum rows are written: its
         # transaction, aborted perhaps, is the caller's to end.

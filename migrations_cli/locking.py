@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
-from migrations_cli.errors import DatabaseError, SettingsError, describe
+from migrations_cli.errors import DatabaseError, MigrationsError, SettingsError, describe
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -116,6 +116,18 @@ def migration_lock(
 
     try:
         yield still_held
+    except Exception as error:
+        # A statement outside the revisions (reading the version table, say) that failed
+        # as the lock's connection went: the lock is the news, the driver's words the detail.
+        if isinstance(error, MigrationsError) or lost_because:
+            raise
+        try:
+            still_held()
+        except LockLost as lost:
+            raise LockLost(f"{lost} ({describe(error)})") from error
+        except Exception:
+            pass  # the check cannot run either: the error says why
+        raise
     finally:  # (once the holder was told the lock is gone, no second word on releasing it)
         _release_quietly(lock, warn=not lost_because)
 
@@ -286,6 +298,7 @@ class _NamedLock:
     def __init__(self, engine: Engine, migration: Connection | None) -> None:
         self._own = migration is None
         self._connection = _lock_connection(engine) if migration is None else migration
+        self._session: object = None  # the DBAPI connection that took the lock
         database = self._ask("SELECT DATABASE()") or ""
         self._name = f"{LOCK_NAME}.{database}"[:64]
         self.description = f"GET_LOCK {self._name!r}"
@@ -298,11 +311,21 @@ class _NamedLock:
         granted = self._ask("SELECT GET_LOCK(:name, 0)", name=self._name)
         if granted is None:
             raise DatabaseError(f"GET_LOCK({self._name!r}) failed on the server")
-        return int(granted) == 1
+        if int(granted) != 1:
+            return False
+        self._session = self._connection.connection.dbapi_connection
+        return True
 
     def lost(self) -> str | None:
-        if self._own or not _gone(self._connection):
-            return None  # a live session keeps its GET_LOCK
+        """A live session keeps its GET_LOCK: the lock is gone when the session is. SQLAlchemy
+        opens a new one on the next use of a connection it saw drop, which must not pass
+        for the session that held the lock."""
+        if self._own:
+            return None
+        if not _gone(self._connection) and (
+            self._connection.connection.dbapi_connection is self._session
+        ):
+            return None
         return "the migration connection, which held it, was closed or killed"
 
     def release(self) -> None:
@@ -311,7 +334,7 @@ class _NamedLock:
                 self._ask("SELECT RELEASE_LOCK(:name)", name=self._name)
             finally:
                 self._connection.close()
-        elif not _gone(self._connection):  # (a closed session has released it)
+        elif not self.lost():  # (a closed session has released it)
             self._ask("SELECT RELEASE_LOCK(:name)", name=self._name)
 
 

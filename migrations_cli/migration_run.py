@@ -111,7 +111,7 @@ class MigrationRun:
             f"{self.direction} stopped: another process {self.verb} "
             f"{', '.join(others) or 'revisions'} meanwhile, so the revision this run had under way "
             f"did not commit (the database is now at {describe_revisions(self.current)}"
-            f"{mine if self.revisions else ''}); {self._retry()} to carry on from there if "
+            f"{mine if self.revisions else ''}); {self.retry()} to carry on from there if "
             "that is not where you meant it to be"
         )
 
@@ -146,15 +146,21 @@ class MigrationRun:
         if failed.partial_because is None and failed.interrupted:
             after = (
                 f"{name} was rolled back and left nothing behind; a process that waited for "
-                f"the lock may carry on from there: {self._retry()} to be sure"
+                f"the lock may carry on from there: {self.retry()} to be sure"
             )
         elif failed.partial_because is None:
-            after = f"{name} was rolled back and left nothing behind: fix it and {self._retry()}"
+            after = f"{name} was rolled back and left nothing behind: fix it and {self.retry()}"
         else:
+            waiter = (
+                f"a process that waited for the lock may carry on from there, running {name} "
+                "again; if none does, "
+                if failed.interrupted
+                else ""
+            )
             after = (
                 f"{name} may have left partial changes: {failed.partial_because}, so "
                 f"statements of {name} that ran before the error stay applied; "
-                f"{self._recovery(failed)}"
+                f"{waiter}{self._recovery(failed)}"
             )
         return f"{self.direction} stopped{where}: {failed.reason}{sql} ({state}; {after})"
 
@@ -168,13 +174,13 @@ class MigrationRun:
             stamp = (" ".join(failed.below) or "base") if failed.revision else None
             undo = f"redo by hand what {name} already undid (see its downgrade())"
         if stamp is None:
-            return f"{undo}, then {self._retry()}"
+            return f"{undo}, then {self.retry()}"
         return (
-            f"{undo}, then {self._retry()}; or, if the schema already matches "
+            f"{undo}, then {self.retry()}; or, if the schema already matches "
             f"{stamp.replace(' ', ', ')}, run `migrate stamp {stamp}`"
         )
 
-    def _retry(self) -> str:
+    def retry(self) -> str:
         """The command that carries on. A relative target (+2, -1) counted from where the
         run started; once revisions ran, repeating it would go elsewhere."""
         if RELATIVE_TARGET.search(self.target) and self.revisions:
