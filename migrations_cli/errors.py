@@ -30,9 +30,17 @@ def describe(error: BaseException) -> str:
 
     Alembic and SQLAlchemy are only consulted when already imported: an error cannot come
     from a library that was never loaded, and importing it here would slow every failure.
+    Their words, and any other exception's, are text from outside migrate: masked as such
+    (see output.Redactor) before a message of ours quotes them.
     """
     if isinstance(error, MigrationsError):
         return str(error)
+    from migrations_cli.output import mask_outside
+
+    return mask_outside(_describe_outside(error))
+
+
+def _describe_outside(error: BaseException) -> str:
     alembic_util = sys.modules.get("alembic.util")
     if alembic_util is not None and isinstance(error, alembic_util.CommandError):
         # Alembic replaces "Multiple revisions start with 'ab'" by a generic "Can't locate

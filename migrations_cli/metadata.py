@@ -6,6 +6,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from migrations_cli.errors import SettingsError, first_line
+from migrations_cli.output import mask_outside
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -21,7 +22,7 @@ def load_metadata(path: str) -> MetaData | list[MetaData]:
     except Exception as error:
         raise SettingsError(
             f"MIGRATIONS_METADATA={path!r}: importing {module_name} failed: "
-            f"{type(error).__name__}: {first_line(str(error))}"
+            f"{type(error).__name__}: {mask_outside(first_line(str(error)))}"
         ) from None
     for attribute in attribute_path.split("."):
         try:

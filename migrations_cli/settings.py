@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote
 
 from migrations_cli.errors import SettingsError, first_line
 from migrations_cli.locking import DEFAULT_TIMEOUT_SECONDS, LOCK_KINDS, LockKind
+from migrations_cli.output import mask_outside
 from migrations_cli.url_secrets import check_credentials, mask_url, url_passwords
 
 ENV_FILE_NAME = ".env"
@@ -159,7 +160,7 @@ def _ini_script_location(path: Path) -> str | None:
         parser.read(path, encoding="utf-8")
         return parser.get("alembic", "script_location", fallback=None)
     except (ConfigParserError, UnicodeDecodeError) as error:
-        message = first_line(str(error))
+        message = mask_outside(first_line(str(error)))  # (a line may hold the URL)
         raise SettingsError(f"{path}: cannot read script_location ({message})") from None
 
 
