@@ -15,6 +15,9 @@ import pytest
 
 from migrations_cli.output import Redactor
 
+# pysqlite ignores the password query argument the SQLite URLs here carry, and says so.
+pytestmark = pytest.mark.filterwarnings("ignore:Query string argument")
+
 # A plugin that prints the URL the ways a plugin author might: as SQLAlchemy renders it, as
 # urllib encodes the password, inside JSON; and raises one with the URL in it when asked.
 LEAKY_PLUGIN = """
