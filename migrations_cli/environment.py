@@ -184,7 +184,10 @@ def _run_online(
                     context.run_migrations()
         except Exception as error:
             write_checksums = lock is not None
-            raise _stopped(context, migration_context, run, error) from error
+            stopped = _stopped(context, migration_context, run, error)
+            if stopped is error:
+                raise  # (its own cause, Alembic's specific message, kept)
+            raise stopped from error
         finally:
             # (run.revisions: those that committed, once settle() has had its say)
             checksums.finish(
@@ -257,8 +260,12 @@ def _stopped(
         run.current = heads
         return MigrationsError(run.overtaken(others))
     lost = _lock_lost(run, error)
-    if isinstance(error, CommandError) and lost is None:
-        return error  # Alembic's own errors (unknown revision, ...) already say what is wrong
+    if run.direction == "downgrade" and "Ambiguous walk" in str(error):
+        return MigrationsError(_ambiguous_downgrade(context, run))
+    if isinstance(error, (CommandError, Warning)) and lost is None:
+        # Alembic's own errors (unknown revision, ...) already say what is wrong, and a
+        # warning raised as one (errors.history_errors_raise) is about the history
+        return error
     unrecorded = run.settle(heads)
     failed = _failure(
         context, migration_context, error, unrecorded or (lost.revision if lost else None)
@@ -267,6 +274,21 @@ def _stopped(
         reason = str(lost) if lost is error else f"{lost} ({failed.reason})"
         failed = replace(failed, reason=reason, interrupted=True)
     return MigrationsError(run.failure(failed))
+
+
+def _ambiguous_downgrade(context: EnvironmentContext, run: MigrationRun) -> str:
+    """Alembic's "Ambiguous walk" (a relative downgrade from a merge point) with what it
+    means: which parents the merge sits on, and how to name the one to go back to."""
+    for head in run.current:
+        parents = _revisions_below(context, head)
+        if len(parents) > 1:
+            return (
+                f"`migrate downgrade {run.target}` is ambiguous from {head}, which merges "
+                f"{' and '.join(parents)}: name the revision to go back to; "
+                f"`migrate downgrade {parents[0]}` reverts the merge alone, leaving "
+                f"{' and '.join(parents)} applied"
+            )
+    return f"`migrate downgrade {run.target}` is ambiguous here: name the revision to go back to"
 
 
 def _lock_lost(run: MigrationRun, error: Exception) -> LockLost | None:

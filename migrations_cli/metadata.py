@@ -19,6 +19,12 @@ def load_metadata(path: str) -> MetaData | list[MetaData]:
     module_name, _, attribute_path = path.partition(":")
     try:
         found: object = importlib.import_module(module_name)
+    except SystemExit as exit_:  # (or the command would end with its code, saying nothing)
+        raise SettingsError(
+            f"MIGRATIONS_METADATA={path!r}: importing {module_name} called "
+            f"sys.exit({exit_.code!r}); a models module must not exit when imported (move "
+            "that code under `if __name__ == '__main__':`)"
+        ) from None
     except Exception as error:
         raise SettingsError(
             f"MIGRATIONS_METADATA={path!r}: importing {module_name} failed: "
