@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
-from conftest import versions_in
+import pytest
+from conftest import REPO_ROOT, versions_in
 from test_checksums import CHECKSUM_TABLE, EMAIL, EMAIL_FILE, at_head
 
 from migrations_cli import cache_files
@@ -60,3 +63,33 @@ def test_a_dangling_gitignore_link_in_the_cache_folder_is_never_written_through(
     assert result.exit_code == 0, result.output
     assert not outside.exists()
     assert (folder / ".gitignore").is_symlink()
+
+
+def test_make_migration_passes_m_without_running_what_it_holds(tmp_path):
+    """GNU make expands a command-line variable as it exports it to a recipe: a message
+    holding `$(shell ...)` must reach `migrate create` as typed, and run nothing."""
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    shutil.copy(REPO_ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / ".env").touch()
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (tmp_path / ".venv" / ".installed").touch()  # (newer than pyproject.toml: no install)
+    fake = bin_dir / "migrate"
+    fake.write_text('#!/bin/sh\nprintf "%s|" "$@"\n')
+    fake.chmod(0o755)
+    message = "a $(shell touch pwned) `touch pwned2` $$HOME 'quoted' end"
+
+    made = subprocess.run(
+        ["make", "-s", "migration", f"m={message}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == f"create|{message}|"
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "pwned2").exists()
