@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 MIGRATE := $(BIN)/migrate
 
 # m="..." reaches migrate exactly as typed: single-quoted for the shell, without make's
-# or the shell's expansion of $ and backticks.
+# or the shell's expansion of $ and backticks. GNU make exports a command-line variable to
+# the recipes' environment and expands it to do so (running any $(shell ...) in it):
+# m is never exported.
 shell_quote = '$(subst ','\'',$(1))'
+unexport m
 
 .PHONY: install migrate migration downgrade heads merge test lint bench
 

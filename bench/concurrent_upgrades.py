@@ -14,6 +14,14 @@ the ledger counts the applications that committed) and sleeps 50 ms to widen the
 On PostgreSQL a last revision builds an index with CREATE INDEX CONCURRENTLY in an
 autocommit block, which a lock waiting inside the database would hang.
 
+The row "lock connection killed mid-run" (PostgreSQL and MariaDB) kills the server session
+that holds the migration lock once the first revision has committed (`pg_terminate_backend`;
+MariaDB's `KILL`, which takes the migration connection the lock lives on): the holder must
+stop before its next revision commits (one failed process per round, saying so), the waiters
+carry on to head, and the ledger must show no revision applied twice. Its tables are created
+IF NOT EXISTS: on MariaDB, whose DDL commits at once, the revision the kill cut short leaves
+its table behind, and the waiter that runs it again must not fail on that.
+
     python bench/concurrent_upgrades.py [--rounds 20] [--processes 8] [--revisions 5]
                                         [--databases sqlite postgresql mysql]
 
@@ -91,6 +99,8 @@ LEDGER_BODY = f"""\
 """
 TABLE_BODY = """\
     op.create_table("bench_t{number}", sa.Column("id", sa.Integer, primary_key=True))"""
+IDEMPOTENT_TABLE_BODY = """\
+    op.execute("CREATE TABLE IF NOT EXISTS bench_t{number} (id INTEGER PRIMARY KEY)")"""
 # Committed outside the migration's transaction; waits for every older snapshot.
 CONCURRENT_INDEX_BODY = f"""\
     with op.get_context().autocommit_block():
@@ -105,6 +115,7 @@ class Tool:
     command: tuple[str, ...]
     lock: str
     prints_applied: bool  # `migrate` prints one "applied REV" line per revision it ran
+    kill_lock: bool = False  # kill the lock holder's session once the first revision committed
 
 
 TOOLS = (
@@ -112,6 +123,13 @@ TOOLS = (
     Tool("migrate upgrade (MIGRATIONS_LOCK=table)", ("migrate", "upgrade"), "table", True),
     Tool(
         "alembic upgrade head (MIGRATIONS_LOCK=none)", ("alembic", "upgrade", "head"), "none", False
+    ),
+    Tool(
+        "migrate upgrade (advisory, lock connection killed mid-run)",
+        ("migrate", "upgrade"),
+        "advisory",
+        True,
+        kill_lock=True,
     ),
 )
 
@@ -142,6 +160,7 @@ class Round:
     seconds: float
     processes: tuple[Finished, ...]
     problems: tuple[str, ...]  # why the round is bad; empty for a good one
+    applied_twice: int = 0  # revisions with two ledger rows
 
     @property
     def failed(self) -> tuple[Finished, ...]:
@@ -160,6 +179,7 @@ class Measurement:
         started = sum(len(round_.processes) for round_ in self.rounds)
         failed = sum(len(round_.failed) for round_ in self.rounds)
         bad = sum(1 for round_ in self.rounds if round_.problems)
+        twice = sum(round_.applied_twice for round_ in self.rounds)
         median = statistics.median(round_.seconds for round_ in self.rounds)
         return [
             self.database,
@@ -168,6 +188,7 @@ class Measurement:
             str(started),
             str(failed),
             str(bad),
+            str(twice),
             f"{median:.2f}",
         ]
 
@@ -181,7 +202,9 @@ class Measurement:
         ]
 
 
-def write_project(root: Path, revision_count: int, dialect: str) -> History:
+def write_project(
+    root: Path, revision_count: int, dialect: str, idempotent: bool = False
+) -> History:
     """A project plain `alembic` and `migrate` both run: the repository's env.py and template,
     a pyproject.toml naming the script location, and a linear history."""
     versions = root / "alembic" / "versions"
@@ -190,7 +213,8 @@ def write_project(root: Path, revision_count: int, dialect: str) -> History:
         shutil.copy(REPO_ROOT / "alembic" / name, root / "alembic" / name)
     (root / "pyproject.toml").write_text(PYPROJECT)
     (root / ".env").write_text("# settings arrive in the environment of each process\n")
-    bodies = [TABLE_BODY.format(number=number) for number in range(1, revision_count + 1)]
+    table_body = IDEMPOTENT_TABLE_BODY if idempotent else TABLE_BODY
+    bodies = [table_body.format(number=number) for number in range(1, revision_count + 1)]
     bodies[0] = LEDGER_BODY + bodies[0]
     if dialect == "postgresql":
         bodies.append(CONCURRENT_INDEX_BODY)
@@ -232,7 +256,7 @@ def process_environment(database_url: str, lock: str) -> dict[str, str]:
 
 
 def run_processes(
-    tool: Tool, project: Path, database_url: str, count: int
+    tool: Tool, project: Path, database_url: str, count: int, history: History
 ) -> tuple[float, tuple[Finished, ...]]:
     """Start `count` processes back to back, wait for all; the round's wall time with them."""
     command = [str(BIN / tool.command[0]), *tool.command[1:]]
@@ -250,9 +274,49 @@ def run_processes(
         )
         for _ in range(count)
     ]
+    if tool.kill_lock:
+        kill_lock_holder(database_url, history.revisions[0])
     deadline = started + PROCESS_TIMEOUT_SECONDS
     finished = tuple(wait(process, deadline) for process in running)
     return time.monotonic() - started, finished
+
+
+def kill_lock_holder(database_url: str, first: str) -> None:
+    """Once `first` has committed, kill the server session holding the migration lock: the
+    lock's own connection on PostgreSQL, the migration connection on MariaDB."""
+    from sqlalchemy import create_engine, exc, text
+
+    from migrations_cli.locking import LOCK_NAME, _PostgreSQLAdvisoryLock
+
+    postgresql = database_url.startswith("postgresql")
+    key = _PostgreSQLAdvisoryLock.KEY
+    holder_sql = (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND classid::bigint = :high AND objid::bigint = :low"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        if postgresql
+        else "SELECT IS_USED_LOCK(CONCAT(:name, '.', DATABASE()))"
+    )
+    parameters = {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF, "name": LOCK_NAME}
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    deadline = time.monotonic() + PROCESS_TIMEOUT_SECONDS
+    try:
+        with engine.connect() as connection:
+            while time.monotonic() < deadline:
+                try:
+                    version = connection.execute(
+                        text("SELECT version_num FROM alembic_version")
+                    ).scalar()
+                except exc.DBAPIError:  # no version table yet
+                    version = None
+                holder = connection.execute(text(holder_sql), parameters).scalar()
+                if version == first and holder is not None:
+                    kill = "SELECT pg_terminate_backend(:pid)" if postgresql else f"KILL {holder}"
+                    connection.execute(text(kill), {"pid": holder})
+                    return
+                time.sleep(0.005)
+    finally:
+        engine.dispose()
 
 
 def wait(process: subprocess.Popen[str], deadline: float) -> Finished:
@@ -281,19 +345,22 @@ def applied_problems(history: History, processes: Sequence[Finished]) -> list[st
     ]
 
 
-def database_problems(history: History, database_url: str) -> list[str]:
-    """What the database says went wrong: not at head, tables missing, a ledger entry twice."""
+def database_problems(history: History, database_url: str) -> tuple[list[str], list[str]]:
+    """What the database says went wrong (not at head, tables missing, a ledger entry twice),
+    and the revisions applied twice."""
     from sqlalchemy import create_engine, inspect
 
     engine = create_engine(database_url)
     try:
         tables = set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            return [
+            twice = applied_twice(connection) if LEDGER in tables else []
+            problems = [
                 *schema_problems(connection, history, tables),
                 *version_problems(connection, history, tables),
-                *(ledger_problems(connection) if LEDGER in tables else []),
+                *([f"applied twice per database: {', '.join(twice)}"] if twice else []),
             ]
+            return problems, twice
     finally:
         engine.dispose()
 
@@ -319,32 +386,31 @@ def version_problems(connection: Connection, history: History, tables: set[str])
     return [] if heads == [history.head] else [f"not at head: at {', '.join(heads) or 'base'}"]
 
 
-def ledger_problems(connection: Connection) -> list[str]:
+def applied_twice(connection: Connection) -> list[str]:
     """Revisions whose migration committed more than once, by the ledger rows they wrote."""
     from sqlalchemy import text
 
     rows = connection.execute(text(f"SELECT revision, COUNT(*) FROM {LEDGER} GROUP BY revision"))
-    twice = sorted(revision for revision, count in rows if count > 1)
-    return [f"applied twice per database: {', '.join(twice)}"] if twice else []
+    return sorted(revision for revision, count in rows if count > 1)
 
 
 def run_round(
     tool: Tool, dialect: str, project: Path, history: History, processes: int, round_dir: Path
 ) -> Round:
     with fresh_database(dialect, round_dir) as database_url:
-        seconds, finished = run_processes(tool, project, database_url, processes)
-        problems = database_problems(history, database_url)
+        seconds, finished = run_processes(tool, project, database_url, processes, history)
+        problems, twice = database_problems(history, database_url)
     if tool.prints_applied:
         problems.extend(applied_problems(history, finished))
-    return Round(seconds, finished, tuple(problems))
+    return Round(seconds, finished, tuple(problems), len(twice))
 
 
 def measure(
     dialect: str, tool: Tool, rounds: int, processes: int, revisions: int, workspace: Path
 ) -> Measurement:
     """`rounds` rounds of `processes` at once, each round on a fresh database."""
-    base = workspace / f"{dialect}-{tool.lock}"
-    history = write_project(base / "project", revisions, dialect)
+    base = workspace / f"{dialect}-{tool.lock}{'-killed' if tool.kill_lock else ''}"
+    history = write_project(base / "project", revisions, dialect, idempotent=tool.kill_lock)
     measurement = Measurement(dialect, tool)
     for number in range(1, rounds + 1):
         round_ = run_round(tool, dialect, base / "project", history, processes, base / str(number))
@@ -408,6 +474,7 @@ def report(measurements: Sequence[Measurement]) -> None:
         "processes",
         "failed processes",
         "bad rounds",
+        "revisions applied twice",
         "median round s",
     ]
     for line in output.table(headers, (m.row() for m in measurements)):
@@ -439,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for dialect in databases
             for tool in TOOLS
+            if not (tool.kill_lock and dialect == "sqlite")  # (a file lock: no connection)
         ]
     report(measurements)
     return 0

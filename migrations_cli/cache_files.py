@@ -30,6 +30,18 @@ def settled(mtime_ns: int, ctime_ns: int, checked_ns: int) -> bool:
     return max(mtime_ns, ctime_ns) + SETTLE_NS < checked_ns
 
 
+def _write_gitignore(ignore: Path) -> None:
+    """Create the folder's .gitignore unless something is there already: O_EXCL refuses
+    any existing name, a symbolic link too (dangling or not), so nothing is ever written
+    through a link to a file outside the project."""
+    try:
+        handle = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(handle, "w") as file:
+        file.write("# Written by migrations-cli: a cache, never committed.\n*\n")
+
+
 @dataclass
 class PendingWrite:
     """The temporary file a new cache document goes to before it replaces the old one."""
@@ -41,9 +53,7 @@ class PendingWrite:
     def start(cls, cache_path: Path) -> PendingWrite:
         try:
             cache_path.parent.mkdir(exist_ok=True)
-            ignore = cache_path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Written by migrations-cli: a cache, never committed.\n*\n")
+            _write_gitignore(cache_path.parent / ".gitignore")
             handle, name = tempfile.mkstemp(
                 prefix=f".{cache_path.stem}-", suffix=".tmp", dir=cache_path.parent
             )

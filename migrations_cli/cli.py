@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from migrations_cli import output
+from migrations_cli import errors, output
 from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.quick_answers import quick_answer
 from migrations_cli.settings import DISABLE_FLAG, DISABLE_FLAG_PREFIX, load_settings
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets = settings.secrets() | {
         password for arg in args if "://" in arg for password in url_passwords(arg)
     }
-    with output.redacted_output(secrets):
+    with output.redacted_output(secrets), errors.history_errors_raise(settings.migrations_dir):
         try:
             answered = quick_answer(args, settings)
         except Exception as error:  # the quick path's error boundary, as run_app's

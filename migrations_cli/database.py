@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli.errors import DatabaseError, SettingsError, first_line
+from migrations_cli.output import mask_outside
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -73,7 +74,7 @@ def connect(engine: Engine, settings: Settings) -> Connection:
     try:
         return engine.connect()
     except exc.DBAPIError as error:
-        reason = first_line(str(error.orig if error.orig is not None else error))
+        reason = mask_outside(first_line(str(error.orig if error.orig is not None else error)))
         raise DatabaseError(f"cannot connect to {settings.masked_url()}: {reason}") from None
 
 

@@ -23,7 +23,7 @@ from migrations_cli.code_sums import MEMO_NAME
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, describe
-from migrations_cli.locking import LOCK_TABLE, LockCheck, migration_lock
+from migrations_cli.locking import LOCK_TABLE, LockCheck, LockLost, migration_lock
 from migrations_cli.metadata import load_metadata
 from migrations_cli.migration_run import (
     RUN_KEY,
@@ -32,6 +32,7 @@ from migrations_cli.migration_run import (
     call_after_migrate,
     failed_statement,
     failing_frame,
+    revisions_between,
 )
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
 from migrations_cli.settings import Settings, load_settings, make_project_importable
@@ -121,7 +122,7 @@ def _run(
     try:
         with connect(engine, settings) as connection:
             _cancel_statements_of_a_killed_process(connection)
-            lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout)
+            lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout, connection)
             _run_online(context, config, settings, connection, options, hook, lock)
     finally:
         engine.dispose()
@@ -169,6 +170,10 @@ def _run_online(
             current=run.previous,
             target=run.target,
         )
+        try:  # (the connection may have dropped while getting ready)
+            run.check_lock()
+        except LockLost as lost:
+            raise LockLost(f"{lost}; no revision was {run.verb}: {run.retry()}") from None
         run.start_clock()
         # After a failure on a caller's connection, no checksum rows are written: its
         # transaction, aborted perhaps, is the caller's to end.
@@ -178,14 +183,11 @@ def _run_online(
                 with context.begin_transaction():
                     context.run_migrations()
         except Exception as error:
-            from alembic.util import CommandError
-
-            if isinstance(error, CommandError):
-                raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
-            unrecorded = run.settle(_heads_after_failure(migration_context, run))
             write_checksums = lock is not None
-            failed = _failure(context, migration_context, error, unrecorded)
-            raise MigrationsError(run.failure(failed)) from error
+            stopped = _stopped(context, migration_context, run, error)
+            if stopped is error:
+                raise  # (its own cause, Alembic's specific message, kept)
+            raise stopped from error
         finally:
             # (run.revisions: those that committed, once settle() has had its say)
             checksums.finish(
@@ -239,6 +241,68 @@ def _database_heads(migration_context: MigrationContext) -> tuple[str, ...]:
     """The version table's revisions, sorted as on_version_apply's heads are (and as
     `database.database_heads` returns them)."""
     return tuple(sorted(migration_context.get_current_heads()))
+
+
+def _stopped(
+    context: EnvironmentContext,
+    migration_context: MigrationContext,
+    run: MigrationRun,
+    error: Exception,
+) -> Exception:
+    """The error a run that raised ends with: the database's word first, then the lock's.
+    Heads this run never left mean another process migrated meanwhile: say so, not that the
+    revision under way is at fault; a lock found gone is named as the reason."""
+    from alembic.util import CommandError
+
+    heads = _heads_after_failure(migration_context, run)
+    if run.overtaken_by(heads):
+        others = revisions_between(context.script, run.direction, run.current, heads)
+        run.current = heads
+        return MigrationsError(run.overtaken(others))
+    lost = _lock_lost(run, error)
+    if run.direction == "downgrade" and "Ambiguous walk" in str(error):
+        return MigrationsError(_ambiguous_downgrade(context, run))
+    if isinstance(error, (CommandError, Warning)) and lost is None:
+        # Alembic's own errors (unknown revision, ...) already say what is wrong, and a
+        # warning raised as one (errors.history_errors_raise) is about the history
+        return error
+    unrecorded = run.settle(heads)
+    failed = _failure(
+        context, migration_context, error, unrecorded or (lost.revision if lost else None)
+    )
+    if lost is not None:
+        reason = str(lost) if lost is error else f"{lost} ({failed.reason})"
+        failed = replace(failed, reason=reason, interrupted=True)
+    return MigrationsError(run.failure(failed))
+
+
+def _ambiguous_downgrade(context: EnvironmentContext, run: MigrationRun) -> str:
+    """Alembic's "Ambiguous walk" (a relative downgrade from a merge point) with what it
+    means: which parents the merge sits on, and how to name the one to go back to."""
+    for head in run.current:
+        parents = _revisions_below(context, head)
+        if len(parents) > 1:
+            return (
+                f"`migrate downgrade {run.target}` is ambiguous from {head}, which merges "
+                f"{' and '.join(parents)}: name the revision to go back to; "
+                f"`migrate downgrade {parents[0]}` reverts the merge alone, leaving "
+                f"{' and '.join(parents)} applied"
+            )
+    return f"`migrate downgrade {run.target}` is ambiguous here: name the revision to go back to"
+
+
+def _lock_lost(run: MigrationRun, error: Exception) -> LockLost | None:
+    """The LockLost that stopped the run, or that explains its error (the connection that
+    held the lock was killed mid-statement); None while the lock is held."""
+    if isinstance(error, LockLost):
+        return error
+    try:
+        run.check_lock()
+    except LockLost as lost:
+        return lost
+    except Exception:
+        return None  # the check cannot run either: the run's own error says why
+    return None
 
 
 def _heads_after_failure(migration_context: MigrationContext, run: MigrationRun) -> tuple[str, ...]:
@@ -322,7 +386,11 @@ def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., N
     def on_version_apply(
         ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
     ) -> None:
-        run.check_lock()  # (this revision's transaction is still open: it rolls back)
+        try:
+            run.check_lock()  # (this revision's transaction is still open: it rolls back)
+        except LockLost as lost:
+            lost.revision = step.up_revision_id
+            raise
         script = step.up_revision  # (a look-up in the revision map: once)
         if not step.is_stamp and step.up_revision_id:
             checksums.applied(step.up_revision_id, step.is_upgrade, script)

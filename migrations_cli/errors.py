@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 from types import FrameType
+
+# What Alembic warns (then fails on with a bare KeyError) when a revision's down_revision or
+# depends_on names a revision no file defines: "Revision zzzz referenced from zzzz -> aaaa
+# (head), message is not present".
+_MISSING_REVISION = re.compile(
+    r"Revision (?P<missing>\S+) referenced from .*?-> (?P<referrer>\w+)\b.* is not present", re.S
+)
 
 
 class MigrationsError(Exception):
@@ -26,7 +38,43 @@ class DatabaseError(MigrationsError):
     """The database could not be reached or rejected what a migration asked of it."""
 
 
-UNEXPECTED = "unexpected "
+# "Revision bbbb is present more than once": two files define it (a file copied).
+_DUPLICATE_REVISION = re.compile(r"Revision (?P<revision>\S+) is present more than once")
+# The folder of the revision files, for naming the files an error about them is about.
+_MIGRATIONS_DIR: ContextVar[Path | None] = ContextVar("migrations_dir", default=None)
+
+
+@contextmanager
+def history_errors_raise(migrations_dir: Path | None) -> Iterator[None]:
+    """Alembic's warnings about a broken history raised as errors, at once: a revision that
+    names a missing one (what follows is a KeyError that names nothing), and a revision id
+    two files define (what follows is two identical heads and advice to merge them). The
+    errors name the files in `migrations_dir` (see `describe`)."""
+    token = _MIGRATIONS_DIR.set(migrations_dir)
+    try:
+        with warnings.catch_warnings():
+            for message in (r"Revision \S+ referenced from", r"Revision \S+ is present more"):
+                warnings.filterwarnings("error", message=message, category=UserWarning)
+            yield
+    finally:
+        _MIGRATIONS_DIR.reset(token)
+
+
+def _files_defining(revision: str) -> list[str]:
+    """The revision files (relative to the migrations folder) whose `revision =` line names
+    `revision`."""
+    folder = _MIGRATIONS_DIR.get()
+    if folder is None:
+        return []
+    line = re.compile(rf"^revision\s*(?::[^=]*)?=\s*['\"]{re.escape(revision)}['\"]", re.M)
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        try:
+            if line.search(path.read_text(encoding="utf-8")):
+                found.append(str(path.relative_to(folder)))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return found
 
 
 def describe(error: BaseException) -> str:
@@ -34,18 +82,41 @@ def describe(error: BaseException) -> str:
 
     Alembic and SQLAlchemy are only consulted when already imported: an error cannot come
     from a library that was never loaded, and importing it here would slow every failure.
+    Their words, and any other exception's, are text from outside migrate: masked as such
+    (see output.Redactor) before a message of ours quotes them.
     """
     if isinstance(error, MigrationsError):
         return str(error)
-    described = _described(error)
+    from migrations_cli.output import mask_outside
+
+    described = _describe_outside(error)
     imported = revision_file_raising(error)
     if imported is not None:
         described = described.removeprefix(UNEXPECTED)
-        return f"{imported}: {described} (raised while the revision file was imported)"
-    return described
+        described = f"{imported}: {described} (raised while the revision file was imported)"
+    return mask_outside(described)
 
 
-def _described(error: BaseException) -> str:
+UNEXPECTED = "unexpected "
+
+
+def _describe_outside(error: BaseException) -> str:
+    missing = _MISSING_REVISION.search(str(error)) if isinstance(error, UserWarning) else None
+    if missing:
+        return (
+            f"revision {missing['referrer']} names {missing['missing']} as its down_revision "
+            f"(or depends_on), and no revision file defines {missing['missing']}: correct "
+            f"that line in {missing['referrer']}'s file, or restore the missing file"
+        )
+    duplicate = _DUPLICATE_REVISION.search(str(error)) if isinstance(error, UserWarning) else None
+    if duplicate:
+        files = _files_defining(duplicate["revision"])
+        named = f" ({', '.join(files)})" if files else ""
+        return (
+            f"several revision files define revision {duplicate['revision']}{named}: a file "
+            "copied? Delete the copy, or give it a revision id of its own (and point its "
+            "down_revision where it belongs); `migrate merge` cannot help with this"
+        )
     alembic_util = sys.modules.get("alembic.util")
     if alembic_util is not None and isinstance(error, alembic_util.CommandError):
         # Alembic replaces "Multiple revisions start with 'ab'" by a generic "Can't locate

@@ -1129,6 +1129,7 @@ def _checked_findings(
 ) -> list[Finding]:
     """run_rules, with a rule that raises (a plugin's bug) reported as one line naming it."""
     from migrations_cli.errors import PluginError, first_line
+    from migrations_cli.output import mask_outside
 
     checked: list[Rule] = []
     for rule in rules:
@@ -1140,7 +1141,7 @@ def _checked_findings(
                 name = f"{getattr(rule, '__module__', '?')}.{getattr(rule, '__qualname__', rule)}"
                 raise PluginError(
                     f"lint rule {name} failed on {shown}: "
-                    f"{type(error).__name__}: {first_line(str(error))}"
+                    f"{type(error).__name__}: {mask_outside(first_line(str(error)))}"
                 ) from error
 
         checked.append(guarded)

@@ -1,11 +1,26 @@
 """One migrating process at a time: the lock every `migrate upgrade` of a deploy takes.
 
-The lock lives on a connection of its own, outside any transaction, for the whole run:
-Alembic never commits a transaction it finds open on the migration connection, and a
+The lock is a session's, taken outside any transaction and held for the whole run: a
 transaction-scoped lock would be dropped by per-migration commits and `autocommit_block()`.
 A waiter polls (try-lock, sleep, retry) instead of blocking inside the database: a blocked
 `SELECT pg_advisory_lock(...)` holds a snapshot that `CREATE INDEX CONCURRENTLY` in the
 running migration would wait on forever.
+
+A session lock goes when its connection goes (a server restart, an idle-connection killer,
+`pg_terminate_backend`, MariaDB's `KILL`), and the holder must not go on migrating beside
+the waiter that takes it next. Which session holds it is chosen per database:
+- MariaDB/MySQL: the migration connection itself. `GET_LOCK` is a session's and survives
+  commits, and MariaDB has no `CREATE INDEX CONCURRENTLY` to wait on a waiter, so nothing
+  calls for a second connection; the lock then shares the migration's fate: the connection
+  that loses it can commit nothing more.
+- PostgreSQL: a connection of the lock's own, so that the migration connection holds no lock
+  a waiter's session could queue behind while `CREATE INDEX CONCURRENTLY` runs. Before each
+  revision commits, the migration connection asks `pg_locks` whether the lock connection's
+  backend still holds the lock. A waiter that takes the lock then also takes a second key on
+  its migration connection, which every holder's migration connection keeps for its run: so
+  it waits for a holder that lost the lock to stop (at that check at the latest) and never
+  runs a revision the other is still running.
+- A project's own env.py opens its own migration connection: the lock has one of its own.
 
 Kinds (MIGRATIONS_LOCK):
 - ``advisory``: PostgreSQL's session advisory lock, MariaDB/MySQL's ``GET_LOCK``, a file lock
@@ -28,7 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
-from migrations_cli.errors import DatabaseError, SettingsError, describe
+from migrations_cli.errors import DatabaseError, MigrationsError, SettingsError, describe
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -49,7 +64,10 @@ class LockTimeout(DatabaseError):
 
 
 class LockLost(DatabaseError):
-    """The lock was lost while migrating (a lease that could not be renewed in time)."""
+    """The lock was lost while migrating: its connection went, or its lease could not be
+    renewed in time. `revision` is the one that was about to commit, when known."""
+
+    revision: str | None = None
 
 
 class _Lock(Protocol):
@@ -59,21 +77,25 @@ class _Lock(Protocol):
 
     def release(self) -> None: ...
 
-    def lost(self) -> bool: ...
+    def lost(self) -> str | None:
+        """Why the lock is no longer held, or None while it is."""
 
 
 LockCheck = Callable[[], None]
 
 
 @contextmanager
-def migration_lock(engine: Engine, kind: LockKind, timeout: float) -> Iterator[LockCheck]:
+def migration_lock(
+    engine: Engine, kind: LockKind, timeout: float, migration: Connection | None = None
+) -> Iterator[LockCheck]:
     """Hold the migration lock of `kind` for the block; wait at most `timeout` seconds.
 
-    The block receives a check to call before each revision commits: it raises when the
-    lock was lost meanwhile (a lease that could not be renewed), so no revision commits
-    unguarded.
+    `migration` is the connection the revisions run on, when the caller has one: the lock
+    lives on it or is checked from it (see the module's docstring). The block receives a
+    check to call before each revision commits: it raises LockLost when the lock is gone,
+    so no revision commits unguarded.
     """
-    lock = _make_lock(engine, kind)
+    lock = _make_lock(engine, kind, migration)
     if lock is None:
         yield _always_held
         return
@@ -82,25 +104,39 @@ def migration_lock(engine: Engine, kind: LockKind, timeout: float) -> Iterator[L
     except BaseException:
         _release_quietly(lock)
         raise
+    lost_because: list[str] = []
 
     def still_held() -> None:
-        if lock.lost():
+        because = lost_because[0] if lost_because else lock.lost()
+        if because:
+            lost_because[:] = [because]
             raise LockLost(
-                f"lost the migration lock ({lock.description}) while migrating: its lease "
-                "could not be renewed; stopped before the next revision committed"
+                f"lost the migration lock ({lock.description}) while migrating: {because}"
             )
 
     try:
         yield still_held
-    finally:
-        _release_quietly(lock)
+    except Exception as error:
+        # A statement outside the revisions (reading the version table, say) that failed
+        # as the lock's connection went: the lock is the news, the driver's words the detail.
+        if isinstance(error, MigrationsError) or lost_because:
+            raise
+        try:
+            still_held()
+        except LockLost as lost:
+            raise LockLost(f"{lost} ({describe(error)})") from error
+        except Exception:
+            pass  # the check cannot run either: the error says why
+        raise
+    finally:  # (once the holder was told the lock is gone, no second word on releasing it)
+        _release_quietly(lock, warn=not lost_because)
 
 
 def _always_held() -> None:
     """The check when there is no lock to lose."""
 
 
-def _release_quietly(lock: _Lock) -> None:
+def _release_quietly(lock: _Lock, warn: bool = True) -> None:
     """Releasing comes after the migrations committed: a failure there (a dropped
     connection, which frees the lock anyway) must not turn a done upgrade into an error."""
     from migrations_cli import output
@@ -108,10 +144,14 @@ def _release_quietly(lock: _Lock) -> None:
     try:
         lock.release()
     except Exception as error:
-        output.warn(f"could not release the migration lock ({lock.description}): {error}")
+        if warn:
+            output.warn(
+                f"could not release the migration lock ({lock.description}): "
+                f"{describe(error)}; the database releases it as that connection closes"
+            )
 
 
-def _make_lock(engine: Engine, kind: LockKind) -> _Lock | None:
+def _make_lock(engine: Engine, kind: LockKind, migration: Connection | None) -> _Lock | None:
     if kind == "none":
         return None
     dialect = engine.dialect.name
@@ -124,9 +164,9 @@ def _make_lock(engine: Engine, kind: LockKind) -> _Lock | None:
             return None  # a database private to this process
         return _FileLock(Path(f"{database}.migrate-lock"))
     if dialect == "postgresql":
-        return _PostgreSQLAdvisoryLock(engine)
+        return _PostgreSQLAdvisoryLock(engine, migration)
     if dialect in ("mysql", "mariadb"):
-        return _NamedLock(engine)
+        return _NamedLock(engine, migration)
     raise SettingsError(
         f"MIGRATIONS_LOCK=advisory has no implementation for {dialect}: use "
         "MIGRATIONS_LOCK=table (a lease row) or MIGRATIONS_LOCK=none"
@@ -159,52 +199,143 @@ def _scalar(connection: Connection, sql: str, **parameters: Any) -> Any:
     return connection.execute(text(sql), parameters).scalar()
 
 
+def _between_transactions(connection: Connection, sql: str, **parameters: Any) -> Any:
+    """A statement on the migration connection, whose transaction is ended at once: a
+    session lock outlives it, no snapshot stays open for `CREATE INDEX CONCURRENTLY` to wait
+    on, and what the run reads next comes from a new transaction."""
+    try:
+        return _scalar(connection, sql, **parameters)
+    finally:
+        connection.rollback()
+
+
+def _gone(connection: Connection) -> bool:
+    """Whether SQLAlchemy saw the connection drop (a disconnect error invalidates it)."""
+    return connection.invalidated or connection.closed
+
+
+def _advisory_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 class _PostgreSQLAdvisoryLock:
-    """A session-level advisory lock, per database."""
+    """A session-level advisory lock, per database, on a connection of its own, checked from
+    the migration connection before each revision commits; the migration connection keeps
+    RUNNING_KEY for the run (see the module's docstring)."""
 
-    KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
+    KEY = _advisory_key(LOCK_NAME)
+    RUNNING_KEY = _advisory_key(f"{LOCK_NAME}.running")
+    # pg_locks shows a bigint key as its high half (classid) and low half (objid), objsubid 1.
+    _HELD = """
+        SELECT count(*) FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND pid = :pid AND objsubid = 1
+          AND classid::bigint = :high AND objid::bigint = :low
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, migration: Connection | None) -> None:
         self._connection = _lock_connection(engine)
+        self._migration = migration
+        self._pid: int | None = None  # the lock connection's backend, once it holds the lock
+        self._running = False
         self.description = f"PostgreSQL advisory lock {self.KEY}"
 
     def try_acquire(self) -> bool:
-        return bool(_scalar(self._connection, "SELECT pg_try_advisory_lock(:key)", key=self.KEY))
+        if self._pid is None:
+            self._pid = _scalar(
+                self._connection,
+                "SELECT CASE WHEN pg_try_advisory_lock(:key) THEN pg_backend_pid() END",
+                key=self.KEY,
+            )
+            if self._pid is None:
+                return False
+        if self._migration is None:
+            return True
+        # Held, but a holder that lost it may still be running: wait for its connection to
+        # let go of RUNNING_KEY (it does when it stops).
+        self._running = bool(
+            _between_transactions(
+                self._migration, "SELECT pg_try_advisory_lock(:key)", key=self.RUNNING_KEY
+            )
+        )
+        return self._running
+
+    def lost(self) -> str | None:
+        if self._migration is None:
+            return None  # (a project's own env.py: nothing runs between its revisions)
+        held = _scalar(
+            self._migration,
+            self._HELD,
+            pid=self._pid,
+            high=(self.KEY >> 32) & 0xFFFFFFFF,
+            low=self.KEY & 0xFFFFFFFF,
+        )
+        if held:
+            return None
+        return (
+            f"the connection that held it (server process {self._pid}) was closed or "
+            "terminated, so another process may hold it now"
+        )
 
     def release(self) -> None:
         try:
-            _scalar(self._connection, "SELECT pg_advisory_unlock(:key)", key=self.KEY)
+            if self._running and self._migration is not None and not _gone(self._migration):
+                _between_transactions(
+                    self._migration, "SELECT pg_advisory_unlock(:key)", key=self.RUNNING_KEY
+                )
+            if self._pid is not None:
+                _scalar(self._connection, "SELECT pg_advisory_unlock(:key)", key=self.KEY)
         finally:
             self._connection.close()  # ending the session releases it in any case
 
-    def lost(self) -> bool:
-        return False  # held by the session until it ends
-
 
 class _NamedLock:
-    """MariaDB/MySQL GET_LOCK. Names are server-wide, so the name carries the database's;
-    GET_LOCK answers 1 (granted), 0 (not granted) or NULL (an error): only 1 is held."""
+    """MariaDB/MySQL GET_LOCK on the migration connection, whose fate it shares (see the
+    module's docstring); on a connection of its own when there is none (a project's own
+    env.py). Names are server-wide, so the name carries the database's. GET_LOCK answers 1
+    (granted), 0 (not granted) or NULL (an error): only 1 is held."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._connection = _lock_connection(engine)
-        database = _scalar(self._connection, "SELECT DATABASE()") or ""
+    def __init__(self, engine: Engine, migration: Connection | None) -> None:
+        self._own = migration is None
+        self._connection = _lock_connection(engine) if migration is None else migration
+        self._session: object = None  # the DBAPI connection that took the lock
+        database = self._ask("SELECT DATABASE()") or ""
         self._name = f"{LOCK_NAME}.{database}"[:64]
         self.description = f"GET_LOCK {self._name!r}"
 
+    def _ask(self, sql: str, **parameters: Any) -> Any:
+        ask = _scalar if self._own else _between_transactions
+        return ask(self._connection, sql, **parameters)
+
     def try_acquire(self) -> bool:
-        granted = _scalar(self._connection, "SELECT GET_LOCK(:name, 0)", name=self._name)
+        granted = self._ask("SELECT GET_LOCK(:name, 0)", name=self._name)
         if granted is None:
             raise DatabaseError(f"GET_LOCK({self._name!r}) failed on the server")
-        return int(granted) == 1
+        if int(granted) != 1:
+            return False
+        self._session = self._connection.connection.dbapi_connection
+        return True
+
+    def lost(self) -> str | None:
+        """A live session keeps its GET_LOCK: the lock is gone when the session is. SQLAlchemy
+        opens a new one on the next use of a connection it saw drop, which must not pass
+        for the session that held the lock."""
+        if self._own:
+            return None
+        if not _gone(self._connection) and (
+            self._connection.connection.dbapi_connection is self._session
+        ):
+            return None
+        return "the migration connection, which held it, was closed or killed"
 
     def release(self) -> None:
-        try:
-            _scalar(self._connection, "SELECT RELEASE_LOCK(:name)", name=self._name)
-        finally:
-            self._connection.close()
-
-    def lost(self) -> bool:
-        return False  # held by the session until it ends
+        if self._own:
+            try:
+                self._ask("SELECT RELEASE_LOCK(:name)", name=self._name)
+            finally:
+                self._connection.close()
+        elif not self.lost():  # (a closed session has released it)
+            self._ask("SELECT RELEASE_LOCK(:name)", name=self._name)
 
 
 class _FileLock:
@@ -226,8 +357,8 @@ class _FileLock:
     def release(self) -> None:
         self._handle.close()  # closing the file drops its lock
 
-    def lost(self) -> bool:
-        return False  # held by the open file until the process ends
+    def lost(self) -> str | None:
+        return None  # held by the open file until the process ends
 
 
 class _TableLease:
@@ -325,8 +456,8 @@ class _TableLease:
             )
         return bool(updated.rowcount == 1)
 
-    def lost(self) -> bool:
-        return self._lost
+    def lost(self) -> str | None:
+        return "its lease could not be renewed in time" if self._lost else None
 
     def release(self) -> None:
         if self._renewer is None:

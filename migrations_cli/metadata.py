@@ -6,6 +6,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from migrations_cli.errors import SettingsError, first_line
+from migrations_cli.output import mask_outside
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
@@ -18,10 +19,16 @@ def load_metadata(path: str) -> MetaData | list[MetaData]:
     module_name, _, attribute_path = path.partition(":")
     try:
         found: object = importlib.import_module(module_name)
+    except SystemExit as exit_:  # (or the command would end with its code, saying nothing)
+        raise SettingsError(
+            f"MIGRATIONS_METADATA={path!r}: importing {module_name} called "
+            f"sys.exit({exit_.code!r}); a models module must not exit when imported (move "
+            "that code under `if __name__ == '__main__':`)"
+        ) from None
     except Exception as error:
         raise SettingsError(
             f"MIGRATIONS_METADATA={path!r}: importing {module_name} failed: "
-            f"{type(error).__name__}: {first_line(str(error))}"
+            f"{type(error).__name__}: {mask_outside(first_line(str(error)))}"
         ) from None
     for attribute in attribute_path.split("."):
         try:

@@ -49,6 +49,9 @@ class MigrationRun:
     _previous: tuple[str, ...] | None = field(default=None, repr=False)
     # Raises when the migration lock was lost; called before each revision commits.
     check_lock: Callable[[], None] = field(default=lambda: None, repr=False)
+    # The heads the run has left the database at so far: where it started, then after each
+    # revision. Heads read after a failure that are none of these were left by another process.
+    _left: list[tuple[str, ...]] = field(default_factory=list, repr=False)
 
     @property
     def previous(self) -> tuple[str, ...]:
@@ -58,6 +61,7 @@ class MigrationRun:
     @previous.setter
     def previous(self, heads: tuple[str, ...]) -> None:
         self._previous = heads
+        self._left = [heads]
 
     @property
     def observed(self) -> bool:
@@ -76,6 +80,7 @@ class MigrationRun:
         seconds, self._clock = now - self._clock, now
         self.revisions.append(revision)
         self.current = heads
+        self._left.append(heads)
         output.info(f"  {self.verb:<8} {revision}  {seconds:6.2f}s  {doc or ''}".rstrip())
 
     def start_clock(self) -> None:
@@ -90,6 +95,25 @@ class MigrationRun:
             unrecorded = self.revisions.pop()
         self.current = heads
         return unrecorded
+
+    def overtaken_by(self, heads: tuple[str, ...]) -> bool:
+        """Whether `heads`, read after a failure, were left by another process: a holder
+        that lost the lock, or a waiter that took a lost one, migrated meanwhile."""
+        return self.observed and heads not in self._left
+
+    def overtaken(self, others: list[str]) -> str:
+        """The one line for a run another process overtook: what that process did and where
+        the database is now. Nothing is wrong with the revision that was under way."""
+        mine = (
+            f"; the {len(self.revisions)} revision(s) this run {self.verb} before it are committed"
+        )
+        return (
+            f"{self.direction} stopped: another process {self.verb} "
+            f"{', '.join(others) or 'revisions'} meanwhile, so the revision this run had under way "
+            f"did not commit (the database is now at {describe_revisions(self.current)}"
+            f"{mine if self.revisions else ''}); {self.retry()} to carry on from there if "
+            "that is not where you meant it to be"
+        )
 
     def summary(self) -> str:
         """One line for stdout: where the database went, or that it was already there."""
@@ -117,13 +141,26 @@ class MigrationRun:
             f"the database is at {describe_revisions(self.current)}; {len(self.revisions)} "
             f"revision(s) {self.verb} before the failure are committed"
         )
-        if failed.partial_because is None:
-            after = f"{name} was rolled back and left nothing behind: fix it and {self._retry()}"
+        if failed.interrupted:
+            state = f"when it stopped, {state}"
+        if failed.partial_because is None and failed.interrupted:
+            after = (
+                f"{name} was rolled back and left nothing behind; a process that waited for "
+                f"the lock may carry on from there: {self.retry()} to be sure"
+            )
+        elif failed.partial_because is None:
+            after = f"{name} was rolled back and left nothing behind: fix it and {self.retry()}"
         else:
+            waiter = (
+                f"a process that waited for the lock may carry on from there, running {name} "
+                "again; if none does, "
+                if failed.interrupted
+                else ""
+            )
             after = (
                 f"{name} may have left partial changes: {failed.partial_because}, so "
                 f"statements of {name} that ran before the error stay applied; "
-                f"{self._recovery(failed)}"
+                f"{waiter}{self._recovery(failed)}"
             )
         return f"{self.direction} stopped{where}: {failed.reason}{sql} ({state}; {after})"
 
@@ -137,13 +174,13 @@ class MigrationRun:
             stamp = (" ".join(failed.below) or "base") if failed.revision else None
             undo = f"redo by hand what {name} already undid (see its downgrade())"
         if stamp is None:
-            return f"{undo}, then {self._retry()}"
+            return f"{undo}, then {self.retry()}"
         return (
-            f"{undo}, then {self._retry()}; or, if the schema already matches "
+            f"{undo}, then {self.retry()}; or, if the schema already matches "
             f"{stamp.replace(' ', ', ')}, run `migrate stamp {stamp}`"
         )
 
-    def _retry(self) -> str:
+    def retry(self) -> str:
         """The command that carries on. A relative target (+2, -1) counted from where the
         run started; once revisions ran, repeating it would go elsewhere."""
         if RELATIVE_TARGET.search(self.target) and self.revisions:
@@ -161,6 +198,7 @@ class Failure:
     statement: str | None = None  # the SQL that failed, as sent: placeholders, no values
     partial_because: str | None = None  # why its earlier statements stay; None: rolled back
     below: tuple[str, ...] = ()  # the revision(s) it sits on: where a downgrade was going
+    interrupted: bool = False  # stopped from outside (the lock lost), not by its own code
 
 
 def failing_frame(error: BaseException) -> FrameType | None:
@@ -324,11 +362,15 @@ def _raise_with_where_it_stopped(
 
 
 def _revisions_between(script: ScriptDirectory, run: MigrationRun) -> list[str]:
+    return revisions_between(script, run.direction, run.previous, run.current)
+
+
+def revisions_between(
+    script: ScriptDirectory, direction: Direction, before: tuple[str, ...], after: tuple[str, ...]
+) -> list[str]:
     """The revisions applied (oldest first) or reverted (newest first) between the heads
     read before and after, by Alembic's own walk of the history."""
-    upper, lower = (
-        (run.current, run.previous) if run.direction == "upgrade" else (run.previous, run.current)
-    )
+    upper, lower = (after, before) if direction == "upgrade" else (before, after)
     if upper == lower:
         return []
     try:
@@ -338,7 +380,7 @@ def _revisions_between(script: ScriptDirectory, run: MigrationRun) -> list[str]:
         ]
     except Exception:
         return []  # a history Alembic cannot walk: the summary still names both ends
-    return walked[::-1] if run.direction == "upgrade" else walked
+    return walked[::-1] if direction == "upgrade" else walked
 
 
 def describe_revisions(revisions: tuple[str, ...]) -> str:

@@ -22,15 +22,24 @@ def echo(text: str, *, err: bool = False, newline: bool = True) -> None:
     text; written here so that printing an answer does not import Typer and Click."""
     stream = sys.stderr if err else sys.stdout
     line = f"{text}\n" if newline else text
-    try:
-        stream.write(line)
-    except UnicodeEncodeError:
-        # A stream set to ASCII (LANG=C, PYTHONIOENCODING=ascii) cannot hold a message in
-        # another language: its bytes go out as UTF-8, as Click does for a misconfigured
-        # locale.
-        stream.flush()
-        stream.buffer.write(line.encode("utf-8", "replace"))
+    redactor: Redactor | None = getattr(stream, "redactor", None)
+    with redactor.own_words() if redactor else nullcontext():  # (see Redactor)
+        try:
+            stream.write(line)
+        except UnicodeEncodeError:
+            # A stream set to ASCII (LANG=C, PYTHONIOENCODING=ascii) cannot hold a message in
+            # another language: its bytes go out as UTF-8, as Click does for a misconfigured
+            # locale.
+            stream.flush()
+            stream.buffer.write(line.encode("utf-8", "replace"))
     stream.flush()
+
+
+def mask_outside(text: str) -> str:
+    """`text` that came from outside migrate (a driver's error, a plugin's exception), masked
+    as outside text is, before it is quoted in one of migrate's own messages."""
+    redactor: Redactor | None = getattr(sys.stderr, "redactor", None)
+    return redactor.outside(text) if redactor else text
 
 
 def result(text: str) -> None:
@@ -58,7 +67,8 @@ def json_result(document: object) -> None:
     if redactor is None:
         echo(json.dumps(document, indent=2, default=str))
         return
-    masked = redactor.document(json.loads(json.dumps(document, default=str)))
+    with redactor.own_words():
+        masked = redactor.document(json.loads(json.dumps(document, default=str)))
     with redactor.paused():
         echo(json.dumps(masked, indent=2, default=str))
 
@@ -123,19 +133,55 @@ class Redactor:
 
     A secret inside a longer word is left alone: a short or common password (``a``,
     ``postgres``) must not mangle file names and URLs such as ``postgresql://``.
+
+    Two kinds of text reach the streams, masked differently:
+    - text from outside migrate (a plugin's print, Alembic's log, a traceback, and a driver's
+      error or a plugin's exception as errors.describe quotes it): every secret is masked;
+    - migrate's own words (written through this module: messages, check names, JSON keys
+      and values): every secret too, except one that is itself one of migrate's words
+      (``database``, ``heads``, ``a``, a number). Masking that would rewrite our messages
+      and break scripts reading our JSON, and show the reader which word the password is.
+      Such a password is masked in our text only where nothing but a password stands: in
+      a URL's credentials (``:database@``) or after ``password=``. The outside text our
+      messages quote was masked as outside text before it was quoted (`mask_outside`).
+    Which words are migrate's is read from its own source, only for a password made of
+    letters alone (a number always counts as ours): most passwords cost nothing.
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        alternatives = "|".join(
-            re.escape(secret) for secret in sorted(set(secrets), key=len, reverse=True) if secret
+        forms = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+        ours = _our_words(forms)
+        everywhere = _alternatives(forms)
+        strong = _alternatives([form for form in forms if form not in ours])
+        weak = _alternatives([form for form in forms if form in ours])
+        whole = rf"(?<!\w)(?:{everywhere})(?!\w)"
+        own = "|".join(
+            [
+                *([rf"(?<!\w)(?:{strong})(?!\w)"] if strong else []),
+                *(
+                    [
+                        rf"(?<=:)(?:{weak})(?=@)",
+                        rf"(?i:(?<=password=)|(?<=passwd=))(?:{weak})(?!\w)",
+                    ]
+                    if weak
+                    else []
+                ),
+            ]
         )
-        pattern = rf"(?<!\w)(?:{alternatives})(?!\w)"
-        self._text = re.compile(pattern)
-        self._bytes = re.compile(pattern.encode())
+        self._outside = re.compile(whole)
+        self._own = re.compile(own or r"(?!)")
+        self._bytes = re.compile(whole.encode())
         self._paused = False
+        self._own_words = False
 
     def text(self, text: str) -> str:
-        return text if self._paused else self._text.sub(REDACTED, text)
+        if self._paused:
+            return text
+        return (self._own if self._own_words else self._outside).sub(REDACTED, text)
+
+    def outside(self, text: str) -> str:
+        """Text from outside migrate, whoever writes it."""
+        return self._outside.sub(REDACTED, text)
 
     def bytes(self, data: bytes) -> bytes:
         return data if self._paused else self._bytes.sub(REDACTED.encode(), data)
@@ -158,6 +204,48 @@ class Redactor:
             yield
         finally:
             self._paused = False
+
+    @contextmanager
+    def own_words(self) -> Iterator[None]:
+        """Mask what is written inside the block as migrate's own words."""
+        previous, self._own_words = self._own_words, True
+        try:
+            yield
+        finally:
+            self._own_words = previous
+
+
+def _alternatives(forms: Iterable[str]) -> str:
+    return "|".join(re.escape(form) for form in forms)
+
+
+def _our_words(forms: Sequence[str]) -> frozenset[str]:
+    """The forms that are words migrate itself writes: numbers, and words of letters that
+    stand as a whole word somewhere in its source (messages, names, keys)."""
+    numbers = {form for form in forms if form.isdecimal()}
+    words = [form for form in forms if re.fullmatch(r"[^\W\d_]+", form)]
+    if not words:
+        return frozenset(numbers)
+    from pathlib import Path
+
+    import migrations_cli
+
+    package = Path(migrations_cli.__file__).parent
+    pattern = re.compile(rf"(?<!\w)(?:{_alternatives(words)})(?!\w)")
+    found: set[str] = set()
+    for source in (*package.glob("*.py"), *_plugin_sources()):
+        found.update(pattern.findall(source.read_text(encoding="utf-8")))
+    return frozenset(numbers | found)
+
+
+def _plugin_sources() -> list[Any]:
+    """The built-in command plugins' modules (installed as migrations_cli.plugins)."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("migrations_cli.plugins")
+    locations = spec.submodule_search_locations if spec is not None else None
+    return [path for folder in locations or () for path in Path(folder).glob("*.py")]
 
 
 class RedactingStream:

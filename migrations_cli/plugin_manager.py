@@ -384,7 +384,9 @@ def plugins_dir_module_name(path: Path) -> str:
 
 def _one_line(error: BaseException) -> str:
     """pluggy's validation errors span several lines; a warning is one line."""
-    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    from migrations_cli.output import mask_outside
+
+    return mask_outside("; ".join(line.strip() for line in str(error).splitlines() if line.strip()))
 
 
 def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> Any:
@@ -396,10 +398,12 @@ def call_hook(caller: pluggy.HookCaller, **kwargs: Any) -> Any:
     except (typer.Exit, typer.Abort):
         raise  # a plugin's deliberate exit, with its own code
     except Exception as error:
+        from migrations_cli.output import mask_outside
+
         plugin = _raising_plugin(caller, error)
         raise PluginError(
             f"plugin {plugin!r} failed in {caller.name}: "
-            f"{type(error).__name__}: {first_line(str(error))}"
+            f"{type(error).__name__}: {mask_outside(first_line(str(error)))}"
         ) from error
 
 

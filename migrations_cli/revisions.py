@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 def checked_message(message: str) -> str:
     """A revision message names the file and the history entry: it cannot be blank, and it
-    becomes the revision's docstring, which a triple quote or a backslash would break."""
-    if not message.strip():
+    becomes the revision's docstring, which a triple quote or a backslash would break. Its
+    lines are folded into one: `history` shows it as one row of a table."""
+    message = " ".join(message.split())
+    if not message:
         raise typer.BadParameter("the message must not be empty")
     if '"""' in message or "\\" in message:
         raise typer.BadParameter(

@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote
 
 from migrations_cli.errors import SettingsError, first_line
 from migrations_cli.locking import DEFAULT_TIMEOUT_SECONDS, LOCK_KINDS, LockKind
+from migrations_cli.output import mask_outside
 from migrations_cli.url_secrets import check_credentials, mask_url, url_passwords
 
 if TYPE_CHECKING:
@@ -201,9 +202,8 @@ def _read_ini(path: Path) -> ConfigParser:
     try:
         parser.read(path, encoding="utf-8")
     except (ConfigParserError, UnicodeDecodeError) as error:
-        raise SettingsError(
-            f"{path}: cannot read script_location ({first_line(str(error))})"
-        ) from None
+        message = mask_outside(first_line(str(error)))  # (a line may hold the URL)
+        raise SettingsError(f"{path}: cannot read script_location ({message})") from None
     return parser
 
 

@@ -3,8 +3,9 @@ because every run needs it before anything prints."""
 
 from __future__ import annotations
 
+import json
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, quote_plus, unquote
 
 from migrations_cli.errors import SettingsError
 
@@ -25,7 +26,9 @@ _QUERY_PASSWORD = re.compile(r"(?P<key>[?&](?:password|passwd)=)(?P<password>[^&
 
 
 def url_passwords(url: str) -> set[str]:
-    """Every form of every password in `url`: as written and percent-decoded."""
+    """Every form of every password in `url`: as written, percent-decoded, and encoded
+    again the ways URL libraries do (a plugin may print a URL SQLAlchemy rendered), each
+    also as JSON writes it inside a string."""
     found = {match["password"] for match in _QUERY_PASSWORD.finditer(url)}
     credentials = _CREDENTIALS.match(url) or _LOOSE_CREDENTIALS.search(url)
     if credentials:
@@ -33,7 +36,25 @@ def url_passwords(url: str) -> set[str]:
     to_host = _CREDENTIALS_TO_HOST.match(url)
     if to_host:
         found.add(to_host["password"])
-    return {form for password in found for form in (password, unquote(password)) if form}
+    return {form for password in found for form in _forms(password) if form}
+
+
+def _forms(written: str) -> set[str]:
+    decoded = unquote(written)
+    encoded = {
+        written,
+        decoded,
+        quote(decoded, safe=" +"),  # SQLAlchemy's URL.render_as_string
+        quote(decoded),  # urllib's default (keeps /)
+        quote(decoded, safe=""),
+        quote_plus(decoded),
+    }
+    escaped = {
+        json.dumps(form, ensure_ascii=only_ascii)[1:-1]
+        for form in encoded
+        for only_ascii in (True, False)
+    }
+    return encoded | escaped
 
 
 def mask_url(url: str) -> str:

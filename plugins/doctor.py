@@ -64,8 +64,9 @@ def doctor(ctx: typer.Context, json_output: JsonOption = False) -> None:
     else:
         width = max(len(check.name) for check in checks)
         for check in checks:
-            # Not output.result: these lines carry settings, so they go through the masking.
-            typer.echo(report_line(check, width))
+            # Not output.result: these lines carry settings, so they go through the masking
+            # (as migrate's own words: a check's name is never masked).
+            output.echo(report_line(check, width))
     if not healthy:
         raise typer.Exit(1)
 

@@ -23,7 +23,7 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError, SettingsError
+from migrations_cli.errors import MigrationsError, SettingsError, describe
 from migrations_cli.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -148,7 +148,10 @@ def scratch_database(settings: Settings, configured: str | None) -> Iterator[Set
             "and recreates everything, so give it an empty database of its own"
         )
     refuse_unless_empty(scratch)
-    yield scratch
+    try:
+        yield scratch
+    finally:  # passed or failed: the next verify needs it empty again
+        empty_again(scratch)
 
 
 def normalised_url(url: str) -> str:
@@ -167,6 +170,26 @@ def normalised_url(url: str) -> str:
 
 def same_database(first: str, second: str) -> bool:
     return normalised_url(first) == normalised_url(second)
+
+
+def empty_again(scratch: Settings) -> None:
+    """Drop every table verify left in the scratch database, which was empty before it
+    (refuse_unless_empty), on a connection of its own: the run's may be in a failed state."""
+    from sqlalchemy import MetaData
+
+    from migrations_cli.database import opened_connection
+
+    try:
+        with opened_connection(scratch) as connection:
+            tables = MetaData()
+            tables.reflect(connection)
+            tables.drop_all(connection)
+            connection.commit()
+    except Exception as error:
+        output.warn(
+            f"could not empty the scratch database {scratch.masked_url()} again "
+            f"({describe(error)}): drop its tables before the next verify"
+        )
 
 
 def refuse_unless_empty(scratch: Settings) -> None:

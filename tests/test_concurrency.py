@@ -109,16 +109,14 @@ def test_a_waiter_gives_up_after_the_timeout_naming_the_lock(project, database_u
     engine = create_engine(database_url)
     try:
         with migration_lock(engine, "advisory", timeout=5):
-            started = time.monotonic()
+            # (it ends while the lock is still held: it gave up, it did not wait it out)
             result = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
-            waited = time.monotonic() - started
     finally:
         engine.dispose()
 
     assert result.exit_code == 1
     assert "gave up after 0.5s waiting for the migration lock" in result.stderr
     assert "Traceback" not in result.stderr
-    assert waited < 10
     assert table_names(database_url) == set()  # nothing ran without the lock
 
 
@@ -131,15 +129,14 @@ def test_a_database_already_at_head_returns_without_waiting_for_the_lock(project
     engine = create_engine(database_url)
     try:
         with migration_lock(engine, "advisory", timeout=5):  # a deploy's first instance
-            started = time.monotonic()
+            # It ends while the lock is held: had it queued for the lock, it would have
+            # waited the 30 s out and failed.
             result = run_process([str(MIGRATE_SCRIPT), "upgrade"], cwd=project.root)
-            waited = time.monotonic() - started
     finally:
         engine.dispose()
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"Already at {revisions[-1]}: nothing to upgrade."
-    assert waited < 10  # not the 30 s timeout
 
 
 def test_at_head_with_checksum_rows_still_to_write_a_run_waits_for_the_lock(project, database_url):
@@ -245,9 +242,12 @@ def test_a_lease_taken_over_is_noticed_before_the_next_revision_commits(database
         with migration_lock(engine, "table", timeout=5) as still_held:
             still_held()  # held: no error
             set_lease(engine, "someone-else", 60_000)
-            time.sleep(0.6)  # the renewal finds the row is no longer ours
-            with pytest.raises(locking.LockLost, match="lost the migration lock"):
-                still_held()
+            # The next renewal (every 0.1 s here) finds the row is no longer ours; from then
+            # on the check raises. Polled: no wall-clock bound to miss on a slow machine.
+            with pytest.raises(locking.LockLost, match="its lease could not be renewed"):
+                for _ in range(600):
+                    still_held()
+                    time.sleep(0.05)
     finally:
         engine.dispose()
 

@@ -4,15 +4,19 @@ to the revision files, and whatever state the cache itself is in."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import alembic.util
 import pytest
@@ -462,28 +466,104 @@ def _permissions_apply() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() != 0
 
 
-@pytest.mark.skipif(not _permissions_apply(), reason="root reads and writes through chmod")
+@contextmanager
+def unreadable(path: Path) -> Iterator[None]:
+    """`path` cannot be opened: by its mode, or, for root (who reads through any mode, as
+    CI runs), by refusing to open it as the operating system would."""
+    if _permissions_apply():
+        path.chmod(0)
+        try:
+            yield
+        finally:
+            path.chmod(0o600)
+        return
+    original = path.stat().st_ino  # (a new file put in its place can be read)
+    with pytest.MonkeyPatch.context() as patch:
+        real_open = Path.open
+
+        def refusing_open(self, *args, **kwargs):
+            if Path(self) == path and path.stat().st_ino == original:
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return real_open(self, *args, **kwargs)
+
+        patch.setattr(Path, "open", refusing_open)
+        yield
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Nothing can be created, replaced or removed in `folder`: by its mode, or, for root,
+    by refusing every call that would, as a read-only folder does."""
+    if _permissions_apply():
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+
+    def inside(path) -> bool:
+        return Path(path).resolve().parent == folder.resolve()
+
+    def refuse(path) -> NoReturn:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+    with pytest.MonkeyPatch.context() as patch:
+        real_mkstemp, real_replace, real_os_open, real_unlink = (
+            tempfile.mkstemp,
+            os.replace,
+            os.open,
+            os.unlink,
+        )
+        real_path_open = Path.open
+        patch.setattr(
+            tempfile,
+            "mkstemp",
+            lambda *a, dir=None, **k: (
+                refuse(dir) if dir and inside(Path(dir) / "new") else real_mkstemp(*a, dir=dir, **k)
+            ),
+        )
+        patch.setattr(
+            os, "replace", lambda a, b, **k: refuse(b) if inside(b) else real_replace(a, b, **k)
+        )
+        patch.setattr(
+            os,
+            "open",
+            lambda p, flags, *a, **k: (
+                refuse(p) if flags & writing and inside(p) else real_os_open(p, flags, *a, **k)
+            ),
+        )
+        patch.setattr(os, "unlink", lambda p, **k: refuse(p) if inside(p) else real_unlink(p, **k))
+        patch.setattr(
+            Path,
+            "open",
+            lambda self, mode="r", *a, **k: (
+                refuse(self)
+                if set(mode) & set("wax+") and inside(self)
+                else real_path_open(self, mode, *a, **k)
+            ),
+        )
+        yield
+
+
 def test_an_unreadable_cache(project, migrate, alembic_answers, imported):
     revisions = history_of(project, n=10)
     migrate("heads")
     path = cache_path(project)
-    path.chmod(0)
-    try:
+    with unreadable(path):
         check(migrate, alembic_answers, imported, expect_imports=names(revisions))
-    finally:
-        path.chmod(0o600)
     # Replaced by a readable one (the folder was writable).
     check(migrate, alembic_answers, imported, expect_imports=[])
 
 
-@pytest.mark.skipif(not _permissions_apply(), reason="root reads and writes through chmod")
+@pytest.mark.usefixtures("no_snapshot")  # (the revision cache's files alone)
 def test_a_read_only_cache_folder(project, migrate, alembic_answers, imported):
     revisions = history_of(project, n=10)
     migrate("heads")
     folder = project.root / cache_files.CACHE_DIR
     revisions[-1].path.unlink()
-    folder.chmod(0o555)
-    try:
+    with read_only(folder):
         # The cache is read (the files it still describes are not imported), never written.
         check(migrate, alembic_answers, imported, expect_imports=[])
         edit(revisions[3].path, "trunk", "TRUNK")
@@ -502,8 +582,6 @@ def test_a_read_only_cache_folder(project, migrate, alembic_answers, imported):
             every_time=[revisions[3].path.name],
         )
         assert sorted(os.listdir(folder)) == [".gitignore", cache_path(project).name]
-    finally:
-        folder.chmod(0o755)
 
 
 @pytest.mark.usefixtures("no_snapshot")

@@ -9,7 +9,7 @@ import re
 import tempfile
 
 import pytest
-from conftest import CREATE_TEAMS, CREATE_USERS, MODELS_V2, table_names, versions_in
+from conftest import CREATE_TEAMS, CREATE_USERS, MODELS_V2, table_names
 
 USERS = "aaaa11111111"
 TEAMS = "bbbb22222222"
@@ -286,8 +286,9 @@ def test_console_script_uses_the_verify_url_setting(project, migrate_console, tm
     result = migrate_console("verify")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "verify: 3 revisions ok"
-    assert versions_in(scratch) == {INDEX}
-    assert table_names(scratch) == {"users", "teams"}
+    # The scratch file was migrated (it exists), then emptied for the next verify.
+    assert (tmp_path / "scratch.sqlite").exists()
+    assert table_names(scratch) == set()
     assert not project.db_path.exists()
 
 
@@ -303,3 +304,28 @@ def test_refuses_a_scratch_sqlite_file_with_tables(project, migrate, tmp_path):
     assert result.exit_code == 1
     assert "is not empty (tables: precious)" in result.stderr
     assert table_names(f"sqlite:///{scratch}") == {"precious"}
+
+
+@pytest.mark.parametrize("passes", [True, False], ids=["passed", "failed"])
+def test_a_scratch_database_is_left_empty_for_the_next_verify(
+    project, migrate, postgresql_url, passes
+):
+    from sqlalchemy import create_engine, inspect
+
+    write_good_history(project)
+    if not passes:
+        write_revision(
+            project, TEAMS, USERS, CREATE_TEAMS, 'raise RuntimeError("cannot undo")', "Add teams"
+        )
+
+    first = migrate("verify", "--scratch-url", postgresql_url)
+    again = migrate("verify", "--scratch-url", postgresql_url)
+
+    assert first.exit_code == again.exit_code == (0 if passes else 1), first.output
+    assert "is not empty" not in again.output
+    assert steps(again.stdout) == steps(first.stdout)
+    engine = create_engine(postgresql_url)
+    try:
+        assert inspect(engine).get_table_names() == []  # alembic_version too
+    finally:
+        engine.dispose()
