@@ -21,6 +21,7 @@ from migrations_cli.cache_files import CACHE_DIR
 from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder, all_recorded
 from migrations_cli.code_sums import MEMO_NAME
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
+from migrations_cli.configure_options import merged, plugin_options
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.locking import LOCK_TABLE, LockCheck, migration_lock
@@ -29,6 +30,7 @@ from migrations_cli.migration_run import (
     RUN_KEY,
     Failure,
     MigrationRun,
+    applied_at,
     call_after_migrate,
     failed_statement,
     failing_frame,
@@ -90,6 +92,8 @@ def run_migrations() -> None:
 def _run(
     context: EnvironmentContext, config: Config, settings: Settings, hook: pluggy.HookRelay
 ) -> None:
+    from sqlalchemy.engine import Connection, Engine
+
     options: dict[str, Any] = {
         "target_metadata": (
             load_metadata(settings.metadata)
@@ -101,6 +105,7 @@ def _run(
         "include_object": plugin_include_object(hook),
         "process_revision_directives": _process_revision_directives(hook, _is_autogenerate(config)),
     }
+    options = merged(options, plugin_options(hook, config, settings))
     if context.is_offline_mode():
         context.configure(
             url=settings.require_database_url(),
@@ -111,12 +116,13 @@ def _run(
         with context.begin_transaction():
             context.run_migrations()
         return
-    shared: Connection | None = config.attributes.get("connection")
-    if shared is not None:  # Alembic's documented way to hand env.py a connection;
+    shared: Connection | Engine | None = config.attributes.get("connection")
+    if isinstance(shared, Connection):  # Alembic's documented way to hand env.py a connection;
         _run_online(context, config, settings, shared, options, hook, lock=None)  # its owner locks
         return
-    engine = create_engine(settings)
-    if made_ddl_transactional(engine):
+    # An Engine there (as pytest-alembic hands one) is the database to use, and its owner's.
+    engine = create_engine(settings) if shared is None else shared
+    if shared is None and made_ddl_transactional(engine):  # (create_engine's SQLite recipe)
         options["transactional_ddl"] = True
     try:
         with connect(engine, settings) as connection:
@@ -124,7 +130,8 @@ def _run(
             lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout)
             _run_online(context, config, settings, connection, options, hook, lock)
     finally:
-        engine.dispose()
+        if shared is None:
+            engine.dispose()
 
 
 def _run_online(
@@ -143,7 +150,7 @@ def _run_online(
     context.configure(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
-        on_version_apply=_recorder(run, checksums) if run else None,
+        on_version_apply=recorder(run, checksums) if run else None,
         **options,
     )
     if run is None:  # autogenerate, or a tool driving Alembic's API: no lifecycle hooks
@@ -151,7 +158,7 @@ def _run_online(
             context.run_migrations()
         return
     migration_context = context.get_context()
-    applied = cache(partial(_applied, context))  # (at the target, looked at twice)
+    applied = cache(partial(applied_at, context.script))  # (at the target, looked at twice)
     at_target = lock is not None and _at_target_before_locking(context, connection, run, applied)
     with nullcontext(_unlocked) if at_target or lock is None else lock() as still_locked:
         run.check_lock = still_locked
@@ -308,17 +315,7 @@ def _cancel_statements_of_a_killed_process(connection: Connection) -> None:
         connection.rollback()
 
 
-def _applied(context: EnvironmentContext, heads: tuple[str, ...]) -> frozenset[str]:
-    """The revisions a database at `heads` has had (none known when a file is missing)."""
-    from migrations_cli.database_state import database_state
-
-    try:
-        return database_state(context.script, heads).applied
-    except Exception:
-        return frozenset()
-
-
-def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
+def recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
     def on_version_apply(
         ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
     ) -> None:
