@@ -36,7 +36,12 @@ from migrations_cli.migration_run import (
     failing_frame,
 )
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
-from migrations_cli.settings import Settings, load_settings, make_project_importable
+from migrations_cli.settings import (
+    Settings,
+    env_file_in_environment,
+    load_settings,
+    make_project_importable,
+)
 
 if TYPE_CHECKING:
     import pluggy
@@ -81,8 +86,15 @@ def run_migrations() -> None:
             config,
         )
         make_project_importable(settings)
-        hook = config.attributes.get(HOOK_KEY) or _load_plugins(settings)
-        _run(context, config, settings, hook)
+        # (under plain alembic, as the load_dotenv() of an env.py would: migrate's main()
+        # has already done it)
+        with nullcontext() if from_factory else env_file_in_environment(settings):
+            _run(
+                context,
+                config,
+                settings,
+                config.attributes.get(HOOK_KEY) or _load_plugins(settings),
+            )
     except MigrationsError as error:
         if from_factory:
             raise  # `migrate` reports it

@@ -4,7 +4,6 @@ check, so a user need not know which of them to suspect first."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -80,7 +79,7 @@ def run_checks(context: MigrationsContext, options: Mapping[str, Any]) -> Iterat
     """Every check, in the order a user would fix things; each runs as far as the earlier
     findings allow, and says `skip` (and why) where they do not."""
     settings = context.settings
-    yield _guarded("settings", lambda: settings_check(settings, options))
+    yield _guarded("settings", lambda: settings_check(context, options))
     script, migrations = load_migrations(context)
     yield migrations
     metadata, models = load_models(settings)
@@ -114,8 +113,11 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
 # settings -----------------------------------------------------------------------------------
 
 
-def settings_check(settings: Settings, options: Mapping[str, Any]) -> Check:
-    """Which file the settings came from and what they say, the password masked."""
+def settings_check(context: MigrationsContext, options: Mapping[str, Any]) -> Check:
+    """Which file the settings came from and what they say, the password masked; for the
+    database URL, which of its sources won: --database-url, then DATABASE_URL (the
+    environment or .env), then the `sqlalchemy.url` of alembic.ini (or of a plugin)."""
+    settings = context.settings
     origin = _SettingOrigins(settings, options)
     values = {
         "DATABASE_URL": settings.masked_url() if settings.database_url else None,
@@ -144,6 +146,9 @@ def settings_check(settings: Settings, options: Mapping[str, Any]) -> Check:
     message = f"{source}: {described}"
     if settings.database_url:
         return Check("settings", "ok", message)
+    configured = _configured_url(context)
+    if configured is not None:
+        return Check("settings", "ok", f"{message}; {configured}")
     where = settings.env_file or settings.project_dir / ".env"
     return Check(
         "settings",
@@ -151,6 +156,35 @@ def settings_check(settings: Settings, options: Mapping[str, Any]) -> Check:
         message,
         f"add DATABASE_URL=dialect+driver://user:password@host:port/database to {where}",
     )
+
+
+def _configured_url(context: MigrationsContext) -> str | None:
+    """The database URL of the Alembic Config when DATABASE_URL is not set, and whose it
+    is; None when there is none (or only `alembic init`'s placeholder)."""
+    from migrations_cli.settings import ALEMBIC_INI
+
+    try:
+        database = context.database
+    except SettingsError:
+        return None
+    ini = context.settings.project_dir / ALEMBIC_INI
+    owner = (
+        f"from {ini}"
+        if database.database_url == _ini_url(ini)
+        else "set by a plugin's configure_alembic"
+    )
+    return f"database URL sqlalchemy.url={database.masked_url()} ({owner})"
+
+
+def _ini_url(ini: Path) -> str | None:
+    """The `sqlalchemy.url` of alembic.ini's [alembic] section, as Alembic reads it."""
+    from configparser import ConfigParser
+
+    if not ini.is_file():
+        return None
+    parser = ConfigParser(defaults={"here": ini.parent.as_posix()})
+    parser.read(ini, encoding="utf-8")
+    return parser.get("alembic", "sqlalchemy.url", fallback=None)
 
 
 class _SettingOrigins:
@@ -169,7 +203,9 @@ class _SettingOrigins:
     def note(self, key: str) -> str:
         if key == "DATABASE_URL" and self._url_option:
             return " (from --database-url)"
-        in_environment = bool(os.environ.get(key, "").strip())
+        from migrations_cli.settings import in_environment as set_in_environment
+
+        in_environment = set_in_environment(key)
         in_file = bool(self._file.get(key, "").strip())
         if in_file and (self._file_chosen or not in_environment):
             return ""  # the file the message names

@@ -4,12 +4,16 @@ the database URL and for the models, and `.env` keys in the process environment.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
+from conftest import run_process
 from test_checksums import drop_checksum_table, recorded_rows
 from test_commands import revision_of
-from test_init import (  # noqa: F401 (fixtures)
+from test_init import (  # (fixtures among them)
+    ALEMBIC_SCRIPT,
     _restore_logging,
     add_to_upgrade,
     alembic_init_files,
@@ -26,7 +30,7 @@ def created(migrate, message: str) -> tuple[str, object]:
 
 
 @pytest.fixture
-def two_revisions(alembic_project, migrate, database_url):  # noqa: F811
+def two_revisions(alembic_project, migrate, database_url):
     """The `alembic init` project on the test database, with two revisions: users, then
     nothing."""
     alembic_project.write_env(DATABASE_URL=database_url)
@@ -40,7 +44,7 @@ def test_own_env_py_upgrade_prints_each_revision_and_records_checksums(
     two_revisions,
     alembic_project,
     migrate,
-    database_url,  # noqa: F811
+    database_url,
 ):
     first, second = two_revisions
 
@@ -68,7 +72,7 @@ def test_own_env_py_upgrade_prints_each_revision_and_records_checksums(
 def test_own_env_py_upgrade_warns_about_an_edited_applied_migration(
     two_revisions,
     alembic_project,
-    migrate,  # noqa: F811
+    migrate,
 ):
     first, _ = two_revisions
     migrate("upgrade", first)
@@ -98,3 +102,110 @@ def test_own_env_py_revisions_applied_by_plain_alembic_get_their_rows_next_upgra
     assert upgraded.exit_code == 0, upgraded.output
     assert f"recorded checksums of 1 revision applied without them: {first}" in upgraded.stderr
     assert set(recorded_rows(database_url)) == {first, second}
+
+
+# --- one rule for the database URL ------------------------------------------------------
+
+
+def ini_url(project, url: str) -> None:
+    ini = project.root / "alembic.ini"
+    placeholder = "sqlalchemy.url = driver://user:pass@localhost/dbname"
+    ini.write_text(ini.read_text().replace(placeholder, f"sqlalchemy.url = {url}"))
+
+
+def test_doctor_passes_with_the_url_of_alembic_ini_and_says_so(alembic_project, migrate):
+    ini_url(alembic_project, "sqlite:///%(here)s/from_ini.sqlite")
+    alembic_project.write_env()
+    created(migrate, "First")
+    assert migrate("upgrade").exit_code == 0
+
+    result = migrate("doctor", "--json")
+
+    assert result.exit_code == 0, result.output
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks["settings"]["status"] == "ok"
+    ini_path = alembic_project.root / "alembic.ini"
+    assert checks["settings"]["message"].endswith(
+        f"; database URL sqlalchemy.url=sqlite:///{alembic_project.root}/from_ini.sqlite "
+        f"(from {ini_path})"
+    )
+    assert checks["database"]["status"] == "ok"
+
+
+def test_database_url_wins_over_alembic_ini_and_the_option_over_both(
+    alembic_project,
+    migrate,
+    monkeypatch,
+):
+    ini_url(alembic_project, "sqlite:///%(here)s/from_ini.sqlite")
+    alembic_project.write_env(DATABASE_URL="sqlite:///from_env_file.sqlite")
+    created(migrate, "First")
+
+    assert migrate("upgrade").exit_code == 0
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///from_environment.sqlite")
+    assert migrate("upgrade").exit_code == 0
+    assert migrate("--database-url", "sqlite:///from_option.sqlite", "upgrade").exit_code == 0
+
+    made = sorted(path.name for path in alembic_project.root.glob("*.sqlite"))
+    assert made == ["from_env_file.sqlite", "from_environment.sqlite", "from_option.sqlite"]
+    doctor = migrate("--database-url", "sqlite:///from_option.sqlite", "doctor", "--json")
+    settings = json.loads(doctor.stdout)["checks"][0]
+    assert "DATABASE_URL=sqlite:///" in settings["message"]
+    assert "from_option.sqlite (from --database-url)" in settings["message"]
+
+
+# --- .env in the process environment ----------------------------------------------------
+
+APP_SETTINGS_MODELS = """
+import os
+
+from sqlalchemy import Column, Integer, MetaData, Table
+
+SECRET_KEY = os.environ["SECRET_KEY"]  # as an application's settings module reads it
+metadata = MetaData()
+Table("users", metadata, Column("id", Integer, primary_key=True))
+"""
+
+
+def test_env_file_keys_reach_the_models_import_without_overriding_the_environment(
+    project, migrate, monkeypatch
+):
+    project.write(
+        "models.py",
+        APP_SETTINGS_MODELS
+        + "open('seen.txt', 'w').write(SECRET_KEY + ' ' + os.environ['ORIGIN'])\n",
+    )
+    project.write_env(
+        DATABASE_URL="sqlite:///db.sqlite",
+        MIGRATIONS_METADATA="models:metadata",
+        SECRET_KEY="from-env-file",
+        ORIGIN="env-file",
+    )
+    monkeypatch.setenv("ORIGIN", "environment")
+
+    result = migrate("create", "Users")
+
+    assert result.exit_code == 0, result.output
+    assert (project.root / "seen.txt").read_text() == "from-env-file environment"
+    assert "SECRET_KEY" not in os.environ  # (taken out again after the in-process run)
+    doctor = json.loads(migrate("doctor", "--json").stdout)["checks"][0]
+    assert "(from the environment)" not in doctor["message"]
+
+
+def test_env_file_keys_reach_the_models_under_plain_alembic(project):
+    project.write("models.py", APP_SETTINGS_MODELS)
+    project.write_env(
+        DATABASE_URL="sqlite:///db.sqlite",
+        MIGRATIONS_METADATA="models:metadata",
+        SECRET_KEY="from-env-file",
+    )
+    (project.root / "pyproject.toml").write_text(
+        '[tool.alembic]\nscript_location = "%(here)s/alembic"\n'
+    )
+
+    result = run_process(
+        [ALEMBIC_SCRIPT, "revision", "--autogenerate", "-m", "users"], project.root
+    )
+
+    assert result.exit_code == 0, result.output
+    assert len(project.revision_files()) == 1
