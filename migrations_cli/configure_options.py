@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pluggy
     from alembic.config import Config
 
+    from migrations_cli.context import MigrationsContext
     from migrations_cli.settings import Settings
 
 Options = dict[str, Any]
@@ -43,10 +44,16 @@ class Configured:
         return self.options.get("target_metadata")
 
 
+class StopAtConfigure(Exception):
+    """Raised by env.py's `context.configure()` under `adjusted_configure(stop=True)`, once
+    its arguments are known: nothing runs after it."""
+
+
 @contextmanager
-def adjusted_configure(ours: Mapping[str, Any]) -> Iterator[Configured]:
+def adjusted_configure(ours: Mapping[str, Any], *, stop: bool = False) -> Iterator[Configured]:
     """While the block runs Alembic commands, env.py's `context.configure(**theirs)` is
-    `context.configure(**merged(theirs, ours))`. Yields what it was called with.
+    `context.configure(**merged(theirs, ours))`. Yields what it was called with; `stop`:
+    the call raises StopAtConfigure instead (to learn env.py's arguments).
 
     `context` in env.py is a proxy of the EnvironmentContext the command made, so the
     method is replaced on the class for the block (and put back after it): a `migrate`
@@ -63,6 +70,8 @@ def adjusted_configure(ours: Mapping[str, Any]) -> Iterator[Configured]:
         theirs = {**bound, **bound.pop("kw", {})}
         configured.calls += 1
         configured.options = merged(theirs, ours)
+        if stop:
+            raise StopAtConfigure
         original(self, **configured.options)
 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]
@@ -123,3 +132,27 @@ def plugin_options(hook: pluggy.HookRelay, config: Config, settings: Settings) -
         if returned:
             options = merged(options, returned)
     return options
+
+
+def autogenerate_additions(context: MigrationsContext, *, revision: bool) -> Options:
+    """What `migrate` adds to env.py's arguments for an autogenerate (`revision`: one that
+    writes a file). Nothing to migrations-cli's env.py, which does the same itself. To a
+    project's own: the models of MIGRATIONS_METADATA when set, the tool's tables left out
+    (and whatever the plugins' include_object leaves out), the plugins'
+    process_revision_directives (and no file for an autogenerate that found nothing, as
+    with migrations-cli's env.py), and the plugins' configure_options."""
+    from migrations_cli.environment import plugin_include_object, revision_directives
+    from migrations_cli.metadata import load_metadata
+    from migrations_cli.migration_run import is_projects_own_env_py
+
+    if not is_projects_own_env_py(context.script):
+        return {}
+    hook = context.plugin_manager.hook
+    settings = context.settings
+    ours: Options = {
+        "include_object": plugin_include_object(hook),
+        "process_revision_directives": revision_directives(hook, revision),
+    }
+    if settings.metadata is not None:
+        ours["target_metadata"] = load_metadata(settings.metadata)
+    return merged(ours, plugin_options(hook, context.alembic_config, settings))

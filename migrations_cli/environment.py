@@ -115,7 +115,7 @@ def _run(
         "compare_type": True,
         "transaction_per_migration": True,
         "include_object": plugin_include_object(hook),
-        "process_revision_directives": _process_revision_directives(hook, _is_autogenerate(config)),
+        "process_revision_directives": revision_directives(hook, _is_autogenerate(config)),
     }
     options = merged(options, plugin_options(hook, config, settings))
     if context.is_offline_mode():
@@ -371,7 +371,7 @@ def plugin_include_object(hook: pluggy.HookRelay) -> Callable[..., bool]:
     return include_object
 
 
-def _process_revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> Callable[..., None]:
+def revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> Callable[..., None]:
     def process_revision_directives(
         context: MigrationContext, revision: tuple[str, ...], directives: list[MigrationScript]
     ) -> None:

@@ -197,7 +197,7 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     from alembic import command
 
     config = context.alembic_config
-    if _is_projects_own_env_py(context.script):
+    if is_projects_own_env_py(context.script):
         return _run_with_own_environment(context, direction, target)
     run = MigrationRun(direction, target)
     config.attributes[RUN_KEY] = run
@@ -210,7 +210,8 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     return run
 
 
-def _is_projects_own_env_py(script: ScriptDirectory) -> bool:
+def is_projects_own_env_py(script: ScriptDirectory) -> bool:
+    """Whether env.py is the project's own rather than migrations-cli's (which names it)."""
     try:
         source = Path(script.env_py_location).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

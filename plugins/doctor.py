@@ -78,11 +78,10 @@ def report_line(check: Check, width: int) -> str:
 def run_checks(context: MigrationsContext, options: Mapping[str, Any]) -> Iterator[Check]:
     """Every check, in the order a user would fix things; each runs as far as the earlier
     findings allow, and says `skip` (and why) where they do not."""
-    settings = context.settings
     yield _guarded("settings", lambda: settings_check(context, options))
     script, migrations = load_migrations(context)
     yield migrations
-    metadata, models = load_models(settings)
+    metadata, models = load_models(context)
     database, database_line = read_database(context, metadata)
     yield database_line
     yield models
@@ -448,20 +447,14 @@ def checksums_check(
 # models -------------------------------------------------------------------------------------
 
 
-def load_models(settings: Settings) -> tuple[MetaData | list[MetaData] | None, Check]:
-    """The MetaData MIGRATIONS_METADATA names, and which tables it holds."""
-    from migrations_cli.metadata import load_metadata
+def load_models(context: MigrationsContext) -> tuple[MetaData | list[MetaData] | None, Check]:
+    """The models as every command finds them (MIGRATIONS_METADATA, else env.py's
+    target_metadata), and which tables they hold."""
+    from migrations_cli.metadata import NO_MODELS_FOUND, resolve_models
 
-    if settings.metadata is None:
-        return None, Check(
-            "metadata",
-            "warn",
-            "MIGRATIONS_METADATA is not set: `migrate create` writes empty revisions and "
-            "`migrate check` has nothing to compare",
-            "set it to the models' MetaData, e.g. MIGRATIONS_METADATA=app.models:Base.metadata",
-        )
+    settings = context.settings
     try:
-        metadata = load_metadata(settings.metadata)
+        models = resolve_models(context)
     except Exception as error:
         return None, Check(
             "metadata",
@@ -470,17 +463,25 @@ def load_models(settings: Settings) -> tuple[MetaData | list[MetaData] | None, C
             f"check the import path, and that it imports from {settings.project_dir} (the "
             ".env folder, which migrate puts on sys.path)",
         )
-    tables = sorted(_model_tables(metadata))
-    if not tables:
-        return metadata, Check(
+    if models.metadata is None:
+        return None, Check(
             "metadata",
             "warn",
-            f"{settings.metadata} holds no tables",
+            f"{NO_MODELS_FOUND}: `migrate create` writes empty revisions and `migrate check` "
+            "has nothing to compare",
+            "set it to the models' MetaData, e.g. MIGRATIONS_METADATA=app.models:Base.metadata",
+        )
+    tables = sorted(_model_tables(models.metadata))
+    if not tables:
+        return models.metadata, Check(
+            "metadata",
+            "warn",
+            f"{models.source} holds no tables",
             "import every model module in the package it names (as app/models/__init__.py "
             "does), so their tables join the MetaData",
         )
-    return metadata, Check(
-        "metadata", "ok", f"{settings.metadata}: {len(tables)} table(s): {', '.join(tables)}"
+    return models.metadata, Check(
+        "metadata", "ok", f"{models.source}: {len(tables)} table(s): {', '.join(tables)}"
     )
 
 

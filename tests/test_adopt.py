@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
-from conftest import run_process
+from conftest import MODELS_V2, run_process
 from test_checksums import drop_checksum_table, recorded_rows
 from test_commands import revision_of
 from test_init import (  # (fixtures among them)
@@ -209,3 +210,132 @@ def test_env_file_keys_reach_the_models_under_plain_alembic(project):
 
     assert result.exit_code == 0, result.output
     assert len(project.revision_files()) == 1
+
+
+# --- one rule for the models; check and create through env.py -----------------------------
+
+# What an env.py adds to keep a table out of autogenerate (the legacy table no model has).
+ENV_PY_INCLUDE_OBJECT = """
+def include_object(object, name, type_, reflected, compare_to):
+    return not (type_ == "table" and name == "legacy")
+"""
+
+
+def env_py_with(project, *, metadata: bool, include_object: bool = False) -> None:
+    """The `alembic init` env.py, giving Alembic the models (as `target_metadata`) and an
+    include_object, as teams edit it."""
+    env_py = project.root / "migrations" / "env.py"
+    text = env_py.read_text()
+    if metadata:
+        text = text.replace(
+            "target_metadata = None", "import models\ntarget_metadata = models.metadata"
+        )
+    if include_object:
+        text = text.replace(
+            "def run_migrations_offline", ENV_PY_INCLUDE_OBJECT + "\n\ndef run_migrations_offline"
+        )
+        text = text.replace(
+            "connection=connection, target_metadata=target_metadata",
+            "connection=connection, target_metadata=target_metadata, include_object=include_object",
+        )
+    env_py.write_text(text)
+
+
+def operations(path: Path) -> list[str]:
+    """The op.* calls of a revision file's upgrade(), in order."""
+    upgrade = path.read_text().split("def upgrade()")[1].split("def downgrade()")[0]
+    return re.findall(r"op\.(\w+)\(", upgrade)
+
+
+def test_create_autogenerates_from_env_py_target_metadata(alembic_project, migrate):
+    """No MIGRATIONS_METADATA: the models are what env.py gives Alembic."""
+    alembic_project.write_env(DATABASE_URL="sqlite:///db.sqlite")
+    env_py_with(alembic_project, metadata=True)
+
+    result = migrate("create", "Users")
+
+    assert result.exit_code == 0, result.output
+    assert operations(Path(result.stdout.strip())) == ["create_table"]
+    doctor = {
+        check["name"]: check for check in json.loads(migrate("doctor", "--json").stdout)["checks"]
+    }
+    assert doctor["metadata"]["message"] == "env.py's target_metadata: 1 table(s): users"
+
+
+def test_migrations_metadata_wins_over_an_env_py_without_models(alembic_project, migrate):
+    """MIGRATIONS_METADATA set, env.py's target_metadata None: `check` and `create` agree."""
+    alembic_project.write_env(
+        DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_METADATA="models:metadata"
+    )
+    first = migrate("create", "Users")
+    assert first.exit_code == 0, first.output
+    assert operations(Path(first.stdout.strip())) == ["create_table"]
+    assert migrate("upgrade").exit_code == 0
+    alembic_project.write("models.py", MODELS_V2)
+
+    checked = migrate("check")
+    created_file = migrate("create", "Teams")
+
+    assert checked.exit_code == 1
+    assert checked.stdout == "table added: teams\n"
+    assert created_file.exit_code == 0, created_file.output
+    assert operations(Path(created_file.stdout.strip())) == ["create_table"]
+
+
+def test_check_and_create_apply_env_pys_include_object_and_leave_out_the_tools_tables(
+    alembic_project, migrate
+):
+    alembic_project.write_env(DATABASE_URL="sqlite:///db.sqlite")
+    env_py_with(alembic_project, metadata=True, include_object=True)
+    assert migrate("create", "Users").exit_code == 0
+    assert migrate("upgrade").exit_code == 0  # (records checksums: migrate's own table)
+    import sqlite3
+
+    with sqlite3.connect(alembic_project.root / "db.sqlite") as connection:
+        connection.execute("CREATE TABLE legacy (id INTEGER PRIMARY KEY)")
+
+    checked = migrate("check")
+    created_file = migrate("create", "Nothing changed")
+
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.startswith("No differences")
+    assert created_file.exit_code == 0, created_file.output
+    assert created_file.stdout == ""
+    assert "no revision written" in created_file.stderr
+
+
+CONFIGURE_OPTIONS_PLUGIN = """
+from migrations_cli.hookspecs import hookimpl
+
+
+def include_name(name, type_, parent_names):
+    return not (type_ == "table" and name.startswith("legacy"))
+
+
+@hookimpl
+def configure_options(config, settings):
+    return {"include_name": include_name}
+"""
+
+
+@pytest.mark.parametrize("own_env_py", [True, False])
+def test_a_plugins_configure_options_reach_either_env_py(project, migrate, own_env_py, request):
+    if own_env_py:
+        project = request.getfixturevalue("alembic_project")
+        env_py_with(project, metadata=True)
+    project.write("ignore_legacy.py", CONFIGURE_OPTIONS_PLUGIN)
+    project.write_env(
+        DATABASE_URL="sqlite:///db.sqlite",
+        MIGRATIONS_METADATA="models:metadata",
+        MIGRATIONS_PLUGINS="ignore_legacy",
+    )
+    assert migrate("create", "Users").exit_code == 0
+    assert migrate("upgrade").exit_code == 0
+    import sqlite3
+
+    with sqlite3.connect(project.root / "db.sqlite") as connection:
+        connection.execute("CREATE TABLE legacy_orders (id INTEGER PRIMARY KEY)")
+
+    checked = migrate("check")
+
+    assert checked.exit_code == 0, checked.output
