@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import MODELS_V2, run_process
+from conftest import MODELS_V1, MODELS_V2, REPO_ROOT, run_process
 from test_checksums import drop_checksum_table, recorded_rows
 from test_commands import revision_of
 from test_init import (  # (fixtures among them)
@@ -339,3 +339,31 @@ def test_a_plugins_configure_options_reach_either_env_py(project, migrate, own_e
     checked = migrate("check")
 
     assert checked.exit_code == 0, checked.output
+
+
+@pytest.mark.parametrize("own_env_py", [True, False])
+def test_the_guides_configure_options_example_works(project, migrate, own_env_py, request):
+    guide = (REPO_ROOT / "docs" / "plugins.md").read_text()
+    example = re.search(r"\(`team_autogenerate.py`\):\n\n```python\n(.*?)```", guide, re.S)[1]
+    if own_env_py:
+        project = request.getfixturevalue("alembic_project")
+        env_py_with(project, metadata=True)
+    project.write("team_autogenerate.py", example)
+    project.write("models.py", MODELS_V1.replace("String(50))", 'String(50), server_default="x")'))
+    project.write_env(
+        DATABASE_URL="sqlite:///db.sqlite",
+        MIGRATIONS_METADATA="models:metadata",
+        MIGRATIONS_PLUGINS="team_autogenerate",
+    )
+    import sqlite3
+
+    with sqlite3.connect(project.root / "db.sqlite") as connection:
+        connection.execute("CREATE TABLE legacy_orders (id INTEGER PRIMARY KEY)")
+    assert migrate("create", "Users").exit_code == 0
+    assert migrate("upgrade").exit_code == 0
+    project.write("models.py", MODELS_V1.replace("String(50))", 'String(50), server_default="y")'))
+
+    checked = migrate("check")
+
+    assert checked.exit_code == 1, checked.output
+    assert checked.stdout == "column server default changed: users.name 'x' -> y\n"
