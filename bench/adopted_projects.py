@@ -276,7 +276,7 @@ class Comparison:
         operations: list[str] = []
         for path in set((self.folder / "migrations" / "versions").glob("*.py")) - before:
             upgrade = path.read_text().split("def upgrade()")[1].split("def downgrade()")[0]
-            operations += re.findall(r"op\.(\w+)\(", upgrade)
+            operations += [o for o in re.findall(r"op\.(\w+)\(", upgrade) if o != "f"]
             path.unlink()
         return operations
 

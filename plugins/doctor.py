@@ -431,17 +431,24 @@ def checksums_check(
     warnings = report.warnings()
     if warnings:
         return Check(name, "warn", "; ".join(warnings))
-    applied = len(report.revisions)
+    if not report.revisions:
+        return Check(name, "ok", "no revision applied yet")
+    # Only a recorded checksum says a file is unchanged: the others are said to be unchecked.
+    unrecorded = len(report.with_state(UNRECORDED))
+    checked = len(report.revisions) - unrecorded
+    not_checked = (
+        f"{unrecorded} applied before checksums were kept, not checked (the next "
+        "`migrate upgrade` records them)"
+    )
+    if not checked:
+        return Check(name, "ok", f"no checksum recorded yet: {not_checked}")
     notes = []
     if report.with_state(COMMENT_ONLY):
         notes.append(f"{len(report.with_state(COMMENT_ONLY))} with comment/whitespace edits")
-    unrecorded = len(report.with_state(UNRECORDED))
     if unrecorded:
-        notes.append(f"{unrecorded} without a checksum yet (the next upgrade records them)")
+        notes.append(not_checked)
     extra = f" ({'; '.join(notes)})" if notes else ""
-    if not applied:
-        return Check(name, "ok", "no revision applied yet")
-    return Check(name, "ok", f"{applied} applied migration file(s) unchanged in code{extra}")
+    return Check(name, "ok", f"{checked} applied migration file(s) unchanged in code{extra}")
 
 
 # models -------------------------------------------------------------------------------------

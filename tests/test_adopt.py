@@ -367,3 +367,22 @@ def test_the_guides_configure_options_example_works(project, migrate, own_env_py
 
     assert checked.exit_code == 1, checked.output
     assert checked.stdout == "column server default changed: users.name 'x' -> y\n"
+
+
+def test_doctor_does_not_claim_unchanged_files_without_checksums(
+    two_revisions, migrate, database_url
+):
+    """A database migrated without checksums (plain alembic, or before they were kept):
+    doctor says the files were not checked, rather than that they are unchanged."""
+    assert migrate("upgrade").exit_code == 0
+    drop_checksum_table(database_url)
+
+    checks = {c["name"]: c for c in json.loads(migrate("doctor", "--json").stdout)["checks"]}
+
+    assert checks["checksums"]["message"] == (
+        "no checksum recorded yet: 2 applied before checksums were kept, not checked "
+        "(the next `migrate upgrade` records them)"
+    )
+    assert migrate("upgrade").exit_code == 0
+    checks = {c["name"]: c for c in json.loads(migrate("doctor", "--json").stdout)["checks"]}
+    assert checks["checksums"]["message"] == "2 applied migration file(s) unchanged in code"
