@@ -68,8 +68,9 @@ def configure_options(config: Config, settings: Settings) -> dict[str, Any] | No
     ``{"include_schemas": True}``, ``{"autogenerate_plugins": ["alembic.autogenerate.*",
     "my_comparators"]}`` or an ``include_object`` callable, without editing env.py.
 
-    Runs once per Alembic command under ``migrate`` (and under plain ``alembic`` when env.py
-    is migrations-cli's), with the project's own env.py or migrations-cli's. An argument env.py
+    Runs when env.py configures Alembic: with migrations-cli's env.py for every command (plain
+    ``alembic``'s too); with a project's own env.py for ``migrate upgrade``, ``downgrade``,
+    ``create``, ``check`` and ``verify``. An argument env.py
     also passes is combined: ``include_object``/``include_name`` must both keep an object,
     ``process_revision_directives`` run in turn (env.py's first), ``on_version_apply`` and
     ``autogenerate_plugins`` add up; any other argument replaces env.py's. Return ``None`` to
