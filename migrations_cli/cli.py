@@ -151,8 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if answered is not None:
             return answered
         from migrations_cli.app import run_app
+        from migrations_cli.settings import env_file_in_environment
 
-        with _alembic_logging(options.verbose), _fewer_garbage_collections():
+        with (
+            env_file_in_environment(settings),
+            _alembic_logging(options.verbose),
+            _fewer_garbage_collections(),
+        ):
             return run_app(args, settings, options)
 
 

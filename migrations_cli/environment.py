@@ -21,6 +21,7 @@ from migrations_cli.cache_files import CACHE_DIR
 from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder, all_recorded
 from migrations_cli.code_sums import MEMO_NAME
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
+from migrations_cli.configure_options import merged, plugin_options
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
 from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.locking import LOCK_TABLE, LockCheck, LockLost, migration_lock
@@ -29,13 +30,19 @@ from migrations_cli.migration_run import (
     RUN_KEY,
     Failure,
     MigrationRun,
+    applied_at,
     call_after_migrate,
     failed_statement,
     failing_frame,
     revisions_between,
 )
 from migrations_cli.plugin_manager import build_plugin_manager, call_hook
-from migrations_cli.settings import Settings, load_settings, make_project_importable
+from migrations_cli.settings import (
+    Settings,
+    env_file_in_environment,
+    load_settings,
+    make_project_importable,
+)
 
 if TYPE_CHECKING:
     import pluggy
@@ -80,8 +87,15 @@ def run_migrations() -> None:
             config,
         )
         make_project_importable(settings)
-        hook = config.attributes.get(HOOK_KEY) or _load_plugins(settings)
-        _run(context, config, settings, hook)
+        # (under plain alembic, as the load_dotenv() of an env.py would: migrate's main()
+        # has already done it)
+        with nullcontext() if from_factory else env_file_in_environment(settings):
+            _run(
+                context,
+                config,
+                settings,
+                config.attributes.get(HOOK_KEY) or _load_plugins(settings),
+            )
     except MigrationsError as error:
         if from_factory:
             raise  # `migrate` reports it
@@ -91,6 +105,8 @@ def run_migrations() -> None:
 def _run(
     context: EnvironmentContext, config: Config, settings: Settings, hook: pluggy.HookRelay
 ) -> None:
+    from sqlalchemy.engine import Connection, Engine
+
     options: dict[str, Any] = {
         "target_metadata": (
             load_metadata(settings.metadata)
@@ -100,8 +116,9 @@ def _run(
         "compare_type": True,
         "transaction_per_migration": True,
         "include_object": plugin_include_object(hook),
-        "process_revision_directives": _process_revision_directives(hook, _is_autogenerate(config)),
+        "process_revision_directives": revision_directives(hook, _is_autogenerate(config)),
     }
+    options = merged(options, plugin_options(hook, config, settings))
     if context.is_offline_mode():
         context.configure(
             url=settings.require_database_url(),
@@ -112,12 +129,13 @@ def _run(
         with context.begin_transaction():
             context.run_migrations()
         return
-    shared: Connection | None = config.attributes.get("connection")
-    if shared is not None:  # Alembic's documented way to hand env.py a connection;
+    shared: Connection | Engine | None = config.attributes.get("connection")
+    if isinstance(shared, Connection):  # Alembic's documented way to hand env.py a connection;
         _run_online(context, config, settings, shared, options, hook, lock=None)  # its owner locks
         return
-    engine = create_engine(settings)
-    if made_ddl_transactional(engine):
+    # An Engine there (as pytest-alembic hands one) is the database to use, and its owner's.
+    engine = create_engine(settings) if shared is None else shared
+    if shared is None and made_ddl_transactional(engine):  # (create_engine's SQLite recipe)
         options["transactional_ddl"] = True
     try:
         with connect(engine, settings) as connection:
@@ -125,7 +143,8 @@ def _run(
             lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout, connection)
             _run_online(context, config, settings, connection, options, hook, lock)
     finally:
-        engine.dispose()
+        if shared is None:
+            engine.dispose()
 
 
 def _run_online(
@@ -144,7 +163,7 @@ def _run_online(
     context.configure(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
-        on_version_apply=_recorder(run, checksums) if run else None,
+        on_version_apply=recorder(run, checksums) if run else None,
         **options,
     )
     if run is None:  # autogenerate, or a tool driving Alembic's API: no lifecycle hooks
@@ -152,7 +171,7 @@ def _run_online(
             context.run_migrations()
         return
     migration_context = context.get_context()
-    applied = cache(partial(_applied, context))  # (at the target, looked at twice)
+    applied = cache(partial(applied_at, context.script))  # (at the target, looked at twice)
     at_target = lock is not None and _at_target_before_locking(context, connection, run, applied)
     with nullcontext(_unlocked) if at_target or lock is None else lock() as still_locked:
         run.check_lock = still_locked
@@ -372,17 +391,7 @@ def _cancel_statements_of_a_killed_process(connection: Connection) -> None:
         connection.rollback()
 
 
-def _applied(context: EnvironmentContext, heads: tuple[str, ...]) -> frozenset[str]:
-    """The revisions a database at `heads` has had (none known when a file is missing)."""
-    from migrations_cli.database_state import database_state
-
-    try:
-        return database_state(context.script, heads).applied
-    except Exception:
-        return frozenset()
-
-
-def _recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
+def recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
     def on_version_apply(
         ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
     ) -> None:
@@ -430,7 +439,7 @@ def plugin_include_object(hook: pluggy.HookRelay) -> Callable[..., bool]:
     return include_object
 
 
-def _process_revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> Callable[..., None]:
+def revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> Callable[..., None]:
     def process_revision_directives(
         context: MigrationContext, revision: tuple[str, ...], directives: list[MigrationScript]
     ) -> None:

@@ -13,8 +13,8 @@ An exception raised in a hook is reported as one line naming the plugin and the 
 ``raise typer.Exit(code)`` ends the command with that exit code instead.
 
 Under plain ``alembic`` (env.py run by Alembic's own CLI or API) the plugins load too, but
-only the autogenerate hooks run there: ``include_object`` and
-``process_revision_directives``.
+only the hooks of env.py's configuration run there: ``include_object``,
+``process_revision_directives`` and ``configure_options``.
 """
 
 from __future__ import annotations
@@ -59,6 +59,22 @@ def configure_alembic(config: Config, settings: Settings) -> None:
     (``--help`` never does). Set options with ``config.set_main_option`` (escape ``%`` as
     ``%%``) or share objects through ``config.attributes``. Setting ``sqlalchemy.url`` here
     chooses the database env.py migrates.
+    """
+
+
+@hookspec
+def configure_options(config: Config, settings: Settings) -> dict[str, Any] | None:
+    """Return keyword arguments to add to env.py's ``context.configure()``, e.g.
+    ``{"include_schemas": True}``, ``{"autogenerate_plugins": ["alembic.autogenerate.*",
+    "my_comparators"]}`` or an ``include_object`` callable, without editing env.py.
+
+    Runs when env.py configures Alembic: with migrations-cli's env.py for every command (plain
+    ``alembic``'s too); with a project's own env.py for ``migrate upgrade``, ``downgrade``,
+    ``create``, ``check`` and ``verify``. An argument env.py
+    also passes is combined: ``include_object``/``include_name`` must both keep an object,
+    ``process_revision_directives`` run in turn (env.py's first), ``on_version_apply`` and
+    ``autogenerate_plugins`` add up; any other argument replaces env.py's. Return ``None`` to
+    add nothing.
     """
 
 

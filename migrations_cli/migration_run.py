@@ -235,7 +235,7 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     from alembic import command
 
     config = context.alembic_config
-    if _is_projects_own_env_py(context.script):
+    if is_projects_own_env_py(context.script):
         return _run_with_own_environment(context, direction, target)
     run = MigrationRun(direction, target)
     config.attributes[RUN_KEY] = run
@@ -248,7 +248,8 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     return run
 
 
-def _is_projects_own_env_py(script: ScriptDirectory) -> bool:
+def is_projects_own_env_py(script: ScriptDirectory) -> bool:
+    """Whether env.py is the project's own rather than migrations-cli's (which names it)."""
     try:
         source = Path(script.env_py_location).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -259,32 +260,45 @@ def _is_projects_own_env_py(script: ScriptDirectory) -> bool:
 def _run_with_own_environment(
     context: MigrationsContext, direction: Direction, target: str
 ) -> MigrationRun:
-    """The project's own env.py migrates; what it did is read from the version table
-    before and after, and the lifecycle hooks run around it as they do for ours. It takes
-    no lock of its own, so the run holds the migration lock around it, as ours does.
-
-    No line per revision: that env.py reports nothing as it goes (Alembic's log, which
-    an alembic.ini usually turns on, does).
+    """The project's own env.py migrates, unchanged; what `migrate` needs of the run comes
+    from its `context.configure()`, to which `configure_options.adjusted_configure` adds a
+    per-revision callback (the progress line, the file's checksums taken as it is applied,
+    the lock check). That env.py takes no lock of its own, so the run holds the migration
+    lock around it, and the checksum table is prepared before (with the warnings about
+    edited applied files) and written after, under the lock, on connections of the run's
+    own. The lifecycle hooks run around it as they do for ours.
     """
     from alembic import command
 
+    from migrations_cli.cache_files import CACHE_DIR
+    from migrations_cli.checksums import ChecksumRecorder
+    from migrations_cli.code_sums import MEMO_NAME
+    from migrations_cli.configure_options import adjusted_configure, plugin_options
     from migrations_cli.database import create_engine
+    from migrations_cli.environment import recorder
     from migrations_cli.locking import migration_lock
     from migrations_cli.plugin_manager import call_hook
 
     config = context.alembic_config
     database = context.database
     hook = context.plugin_manager.hook
-    if direction == "upgrade":  # (that env.py neither records checksums nor warns)
-        from migrations_cli.checksums import warn_about_checksums
-
-        warn_about_checksums(context)
     run = MigrationRun(direction, target)
+    memo = context.settings.project_dir / CACHE_DIR / MEMO_NAME
+    checksums = ChecksumRecorder(context.script, memo)
+    ours = {
+        **plugin_options(hook, config, context.settings),
+        "on_version_apply": recorder(run, checksums),
+    }
     engine = create_engine(database)
     try:
-        with migration_lock(engine, database.lock, database.lock_timeout):
+        with migration_lock(engine, database.lock, database.lock_timeout) as still_locked:
+            run.check_lock = still_locked
             # Read under the lock: a process that waited sees what the one before it applied.
             run.previous = run.current = _read_heads(database)
+            if direction == "upgrade":
+                with engine.connect() as connection:
+                    applied = applied_at(context.script, run.previous)
+                    checksums.prepare(connection, run.previous, applied, commit=True)
             call_hook(
                 hook.before_migrate,
                 config=config,
@@ -292,16 +306,52 @@ def _run_with_own_environment(
                 current=run.previous,
                 target=target,
             )
+            run.start_clock()
+            failure: Exception | None = None
             try:
-                getattr(command, direction)(config, target)
+                with adjusted_configure(ours) as configured:
+                    getattr(command, direction)(config, target)
             except Exception as error:
-                _raise_with_where_it_stopped(error, run, database)
-            run.current = _read_heads(database)
+                failure = error
+            try:
+                run.current = _read_heads(database)
+            except MigrationsError:
+                if failure is None:
+                    raise
+                raise failure from None  # (the database is gone: its error says enough)
+            run.revisions = _committed(context.script, run)
+            with engine.connect() as connection:
+                checksums.finish(connection, run.revisions, commit=True)
+            if failure is not None:
+                _raise_with_where_it_stopped(failure, run)
     finally:
         engine.dispose()
-    run.revisions = _revisions_between(context.script, run)
+    if not configured.calls:
+        run.revisions = _revisions_between(context.script, run)
+        output.warn(
+            "env.py did not call context.configure() within Alembic's command, so migrate "
+            "could neither show each revision nor record checksums for this run"
+        )
     call_after_migrate(hook, config, run)
     return run
+
+
+def applied_at(script: ScriptDirectory, heads: tuple[str, ...]) -> frozenset[str]:
+    """The revisions a database at `heads` has had (none known when a file is missing)."""
+    from migrations_cli.database_state import database_state
+
+    try:
+        return database_state(script, heads).applied
+    except Exception:
+        return frozenset()
+
+
+def _committed(script: ScriptDirectory, run: MigrationRun) -> list[str]:
+    """The revisions the run applied (or reverted) that the version table says committed:
+    an env.py that runs every revision in one transaction rolls them all back together."""
+    applied = applied_at(script, run.current)
+    wanted = run.direction == "upgrade"
+    return [revision for revision in run.revisions if (revision in applied) == wanted]
 
 
 def call_after_migrate(hook: pluggy.HookRelay, config: Config, run: MigrationRun) -> None:
@@ -339,18 +389,12 @@ def _read_heads(database: Settings) -> tuple[str, ...]:
         logger.setLevel(level)
 
 
-def _raise_with_where_it_stopped(
-    error: Exception, run: MigrationRun, database: Settings
-) -> NoReturn:
+def _raise_with_where_it_stopped(error: Exception, run: MigrationRun) -> NoReturn:
     """A failed migration: say where the database was left, which that env.py cannot."""
     from alembic.util import CommandError
 
     if isinstance(error, (CommandError, MigrationsError)):
         raise error  # Alembic's own errors (unknown revision, ...) already say what is wrong
-    try:
-        run.current = _read_heads(database)
-    except MigrationsError:
-        raise error from None
     frame = failing_frame(error)
     where = f" in revision {frame.f_globals.get('revision')}" if frame else ""
     statement = failed_statement(error)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -243,6 +244,37 @@ def make_project_importable(settings: Settings) -> None:
     """Put the project folder first on sys.path: the models and local plugins import from it."""
     if str(settings.project_dir) not in sys.path:
         sys.path.insert(0, str(settings.project_dir))
+
+
+# The keys env_file_in_environment put into os.environ (not the environment's own).
+_KEYS_FROM_ENV_FILE: set[str] = set()
+
+
+@contextmanager
+def env_file_in_environment(settings: Settings) -> Iterator[None]:
+    """The `.env` keys the environment lacks, put into os.environ for the block, as
+    python-dotenv's `load_dotenv()` (which an env.py usually calls) does: the application's
+    models import with their settings (SECRET_KEY, ...), and a variable already set wins.
+    They are taken out again after the block (main() may run in-process)."""
+    added = {
+        key: value
+        for key, value in (read_env_file(settings.env_file) if settings.env_file else {}).items()
+        if key not in os.environ
+    }
+    os.environ.update(added)
+    _KEYS_FROM_ENV_FILE.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+        _KEYS_FROM_ENV_FILE.difference_update(added)
+
+
+def in_environment(key: str) -> bool:
+    """Whether the process environment itself sets `key` (not `.env` through
+    env_file_in_environment)."""
+    return bool(os.environ.get(key, "").strip()) and key not in _KEYS_FROM_ENV_FILE
 
 
 def find_env_file(start: Path) -> Path | None:

@@ -286,3 +286,8 @@ def forget_modules_under(root: Path) -> None:
         location = getattr(module, "__file__", None)
         if isinstance(location, str) and location.startswith(prefixes):
             del sys.modules[name]
+    # A relative sys.path entry (alembic.ini's usual `prepend_sys_path = .`) gets a finder
+    # fixed to the working directory of its first use: the next run, from another folder,
+    # would import that folder's modules.
+    for entry in [entry for entry in sys.path_importer_cache if not os.path.isabs(entry)]:
+        del sys.path_importer_cache[entry]

@@ -34,21 +34,17 @@ def check(
 ) -> None:
     """Compare the models with the database at head; exit 1 when they differ."""
     from migrations_cli.database import database_heads, opened_connection
-    from migrations_cli.metadata import load_metadata
-    from migrations_cli.model_diff import model_differences
+    from migrations_cli.metadata import NO_MODELS, without_models
+    from migrations_cli.model_diff import env_differences
 
     context = get_context(ctx)
-    settings = context.settings
-    if settings.metadata is None:
-        raise MigrationsError(
-            "MIGRATIONS_METADATA is not set, so there are no models to compare: set it to "
-            "the models' MetaData, e.g. MIGRATIONS_METADATA=app.models:Base.metadata"
-        )
-    metadata = load_metadata(settings.metadata)
+    if without_models(context):
+        raise MigrationsError(NO_MODELS)
     script = context.script
     with opened_connection(context.database) as connection:
         revision = describe_revisions(head_of_database(script, database_heads(connection)))
-        differences = model_differences(connection, metadata, context.plugin_manager.hook)
+    # (as `alembic check`: through env.py, whose comparators and filters apply)
+    differences = env_differences(context)
     shown_format = chosen(output_format, json_output)
     if shown_format is OutputFormat.json:
         output.json_result(

@@ -74,33 +74,50 @@ def create(
 
     The options are `alembic revision`'s, with the same meaning."""
     from alembic import command
+    from alembic.util import CommandError
+
+    from migrations_cli.configure_options import adjusted_configure, autogenerate_additions
+    from migrations_cli.metadata import NO_MODELS_FOUND, without_models
 
     message = checked_message(message)
     context = get_context(ctx)
-    settings = context.settings
-    autogenerate = not empty and settings.metadata is not None
+    # The models as `check` finds them: MIGRATIONS_METADATA, else env.py's target_metadata.
+    autogenerate = not empty and not without_models(context)
     if not empty and not autogenerate:
-        output.info(
-            "MIGRATIONS_METADATA is not set, so there are no models to compare: "
-            "writing an empty revision."
-        )
+        output.info(f"{NO_MODELS_FOUND}: writing an empty revision.")
     config = context.alembic_config
     if autogenerate:
         config.attributes[AUTOGENERATE_KEY] = True
     require_template(context)
-    with alembic_messages_to_stderr(), output.model_warnings():
-        written = command.revision(
-            config,
-            message=message,
-            autogenerate=autogenerate,
-            head=head,
-            splice=splice,
-            branch_label=branch_label,
-            # Alembic's own command line passes the list --depends-on gathered.
-            depends_on=depends_on or None,  # type: ignore[arg-type]
-            rev_id=rev_id,
-            version_path=version_path,
-        )
+    options = {
+        "head": head,
+        "splice": splice,
+        "branch_label": branch_label,
+        # Alembic's own command line passes the list --depends-on gathered.
+        "depends_on": depends_on or None,
+        "rev_id": rev_id,
+        "version_path": version_path,
+    }
+    ours = autogenerate_additions(context, revision=True) if autogenerate else {}
+    with (
+        alembic_messages_to_stderr(),
+        output.model_warnings(),
+        adjusted_configure(ours) as configured,
+    ):
+        try:
+            written = command.revision(
+                config,
+                message=message,
+                autogenerate=autogenerate,
+                **options,  # type: ignore[arg-type]
+            )
+        except CommandError:
+            if not (autogenerate and configured.calls and configured.target_metadata is None):
+                raise
+            # (a project's own env.py without target_metadata, as `alembic init` writes it)
+            output.info(f"{NO_MODELS_FOUND}: writing an empty revision.")
+            written = command.revision(config, message=message, **options)  # type: ignore[arg-type]
+            autogenerate = False
     scripts = [script for script in (written if isinstance(written, list) else [written]) if script]
     if not scripts:
         output.info(

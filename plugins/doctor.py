@@ -4,7 +4,6 @@ check, so a user need not know which of them to suspect first."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -80,11 +79,10 @@ def report_line(check: Check, width: int) -> str:
 def run_checks(context: MigrationsContext, options: Mapping[str, Any]) -> Iterator[Check]:
     """Every check, in the order a user would fix things; each runs as far as the earlier
     findings allow, and says `skip` (and why) where they do not."""
-    settings = context.settings
-    yield _guarded("settings", lambda: settings_check(settings, options))
+    yield _guarded("settings", lambda: settings_check(context, options))
     script, migrations = load_migrations(context)
     yield migrations
-    metadata, models = load_models(settings)
+    metadata, models = load_models(context)
     database, database_line = read_database(context, metadata)
     yield database_line
     yield models
@@ -115,8 +113,11 @@ def _guarded(name: str, check: Callable[[], Check]) -> Check:
 # settings -----------------------------------------------------------------------------------
 
 
-def settings_check(settings: Settings, options: Mapping[str, Any]) -> Check:
-    """Which file the settings came from and what they say, the password masked."""
+def settings_check(context: MigrationsContext, options: Mapping[str, Any]) -> Check:
+    """Which file the settings came from and what they say, the password masked; for the
+    database URL, which of its sources won: --database-url, then DATABASE_URL (the
+    environment or .env), then the `sqlalchemy.url` of alembic.ini (or of a plugin)."""
+    settings = context.settings
     origin = _SettingOrigins(settings, options)
     values = {
         "DATABASE_URL": settings.masked_url() if settings.database_url else None,
@@ -145,6 +146,9 @@ def settings_check(settings: Settings, options: Mapping[str, Any]) -> Check:
     message = f"{source}: {described}"
     if settings.database_url:
         return Check("settings", "ok", message)
+    configured = _configured_url(context)
+    if configured is not None:
+        return Check("settings", "ok", f"{message}; {configured}")
     where = settings.env_file or settings.project_dir / ".env"
     return Check(
         "settings",
@@ -152,6 +156,35 @@ def settings_check(settings: Settings, options: Mapping[str, Any]) -> Check:
         message,
         f"add DATABASE_URL=dialect+driver://user:password@host:port/database to {where}",
     )
+
+
+def _configured_url(context: MigrationsContext) -> str | None:
+    """The database URL of the Alembic Config when DATABASE_URL is not set, and whose it
+    is; None when there is none (or only `alembic init`'s placeholder)."""
+    from migrations_cli.settings import ALEMBIC_INI
+
+    try:
+        database = context.database
+    except SettingsError:
+        return None
+    ini = context.settings.project_dir / ALEMBIC_INI
+    owner = (
+        f"from {ini}"
+        if database.database_url == _ini_url(ini)
+        else "set by a plugin's configure_alembic"
+    )
+    return f"database URL sqlalchemy.url={database.masked_url()} ({owner})"
+
+
+def _ini_url(ini: Path) -> str | None:
+    """The `sqlalchemy.url` of alembic.ini's [alembic] section, as Alembic reads it."""
+    from configparser import ConfigParser
+
+    if not ini.is_file():
+        return None
+    parser = ConfigParser(defaults={"here": ini.parent.as_posix()})
+    parser.read(ini, encoding="utf-8")
+    return parser.get("alembic", "sqlalchemy.url", fallback=None)
 
 
 class _SettingOrigins:
@@ -170,7 +203,9 @@ class _SettingOrigins:
     def note(self, key: str) -> str:
         if key == "DATABASE_URL" and self._url_option:
             return " (from --database-url)"
-        in_environment = bool(os.environ.get(key, "").strip())
+        from migrations_cli.settings import in_environment as set_in_environment
+
+        in_environment = set_in_environment(key)
         in_file = bool(self._file.get(key, "").strip())
         if in_file and (self._file_chosen or not in_environment):
             return ""  # the file the message names
@@ -397,36 +432,37 @@ def checksums_check(
     warnings = report.warnings()
     if warnings:
         return Check(name, "warn", "; ".join(warnings))
-    applied = len(report.revisions)
+    if not report.revisions:
+        return Check(name, "ok", "no revision applied yet")
+    # Only a recorded checksum says a file is unchanged: the others are said to be unchecked.
+    unrecorded = len(report.with_state(UNRECORDED))
+    checked = len(report.revisions) - unrecorded
+    not_checked = (
+        f"{unrecorded} applied before checksums were kept, not checked (the next "
+        "`migrate upgrade` records them)"
+    )
+    if not checked:
+        return Check(name, "ok", f"no checksum recorded yet: {not_checked}")
     notes = []
     if report.with_state(COMMENT_ONLY):
         notes.append(f"{len(report.with_state(COMMENT_ONLY))} with comment/whitespace edits")
-    unrecorded = len(report.with_state(UNRECORDED))
     if unrecorded:
-        notes.append(f"{unrecorded} without a checksum yet (the next upgrade records them)")
+        notes.append(not_checked)
     extra = f" ({'; '.join(notes)})" if notes else ""
-    if not applied:
-        return Check(name, "ok", "no revision applied yet")
-    return Check(name, "ok", f"{applied} applied migration file(s) unchanged in code{extra}")
+    return Check(name, "ok", f"{checked} applied migration file(s) unchanged in code{extra}")
 
 
 # models -------------------------------------------------------------------------------------
 
 
-def load_models(settings: Settings) -> tuple[MetaData | list[MetaData] | None, Check]:
-    """The MetaData MIGRATIONS_METADATA names, and which tables it holds."""
-    from migrations_cli.metadata import load_metadata
+def load_models(context: MigrationsContext) -> tuple[MetaData | list[MetaData] | None, Check]:
+    """The models as every command finds them (MIGRATIONS_METADATA, else env.py's
+    target_metadata), and which tables they hold."""
+    from migrations_cli.metadata import NO_MODELS_FOUND, resolve_models
 
-    if settings.metadata is None:
-        return None, Check(
-            "metadata",
-            "warn",
-            "MIGRATIONS_METADATA is not set: `migrate create` writes empty revisions and "
-            "`migrate check` has nothing to compare",
-            "set it to the models' MetaData, e.g. MIGRATIONS_METADATA=app.models:Base.metadata",
-        )
+    settings = context.settings
     try:
-        metadata = load_metadata(settings.metadata)
+        models = resolve_models(context)
     except Exception as error:
         return None, Check(
             "metadata",
@@ -435,17 +471,25 @@ def load_models(settings: Settings) -> tuple[MetaData | list[MetaData] | None, C
             f"check the import path, and that it imports from {settings.project_dir} (the "
             ".env folder, which migrate puts on sys.path)",
         )
-    tables = sorted(_model_tables(metadata))
-    if not tables:
-        return metadata, Check(
+    if models.metadata is None:
+        return None, Check(
             "metadata",
             "warn",
-            f"{settings.metadata} holds no tables",
+            f"{NO_MODELS_FOUND}: `migrate create` writes empty revisions and `migrate check` "
+            "has nothing to compare",
+            "set it to the models' MetaData, e.g. MIGRATIONS_METADATA=app.models:Base.metadata",
+        )
+    tables = sorted(_model_tables(models.metadata))
+    if not tables:
+        return models.metadata, Check(
+            "metadata",
+            "warn",
+            f"{models.source} holds no tables",
             "import every model module in the package it names (as app/models/__init__.py "
             "does), so their tables join the MetaData",
         )
-    return metadata, Check(
-        "metadata", "ok", f"{settings.metadata}: {len(tables)} table(s): {', '.join(tables)}"
+    return models.metadata, Check(
+        "metadata", "ok", f"{models.source}: {len(tables)} table(s): {', '.join(tables)}"
     )
 
 

@@ -432,12 +432,10 @@ def compare_models(context: MigrationsContext, config: Config, report: Report, s
     """The models against the scratch database at head, as `migrate check` compares them.
     After the stairway the database is at head already (upgrading to heads is a no-op);
     with --from and nothing after REV, this upgrade gets it there."""
-    from migrations_cli.config import migrated_database
-    from migrations_cli.database import opened_connection
-    from migrations_cli.metadata import load_metadata
-    from migrations_cli.model_diff import model_differences
+    from migrations_cli.metadata import without_models
+    from migrations_cli.model_diff import env_differences
 
-    if context.settings.metadata is None:
+    if without_models(context):
         report.model_note = "MIGRATIONS_METADATA not set"
         say("models skipped: MIGRATIONS_METADATA not set")
         return
@@ -448,11 +446,9 @@ def compare_models(context: MigrationsContext, config: Config, report: Report, s
     from migrations_cli.settings import make_project_importable
 
     make_project_importable(context.settings)
-    metadata = load_metadata(context.settings.metadata)
     migrate(config, "upgrade", "heads")
-    scratch = migrated_database(config, context.settings)
-    with opened_connection(scratch) as connection:
-        differences = model_differences(connection, metadata, context.plugin_manager.hook)
+    # (as `migrate check` compares: through env.py, on the scratch database)
+    differences = env_differences(context, config)
     report.model_differences = [found.description for found in differences]
     if differences:
         report.models = "failed"
