@@ -37,6 +37,9 @@ class GlobalOptions:
     plugin_options: tuple[str, ...] = ()
     # The first word after them: the command's name, unless Click finds it is not one.
     command: str | None = None
+    # The words before the command, as given: what a fan-out over targets repeats in the
+    # run of each target (migrations_cli.fan_out).
+    words: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> GlobalOptions:
@@ -68,6 +71,7 @@ class GlobalOptions:
             verbose=verbose,
             plugin_options=tuple(plugin_options),
             command=args[position] if position < len(args) else None,
+            words=tuple(args[:position]),
         )
 
     @property

@@ -66,14 +66,18 @@ LockCheck = Callable[[], None]
 
 
 @contextmanager
-def migration_lock(engine: Engine, kind: LockKind, timeout: float) -> Iterator[LockCheck]:
+def migration_lock(
+    engine: Engine, kind: LockKind, timeout: float, schema: str | None = None
+) -> Iterator[LockCheck]:
     """Hold the migration lock of `kind` for the block; wait at most `timeout` seconds.
+    `schema`: the run migrates that schema of a shared database (a target schema), which
+    gets a lock of its own, so that the schemas of one database migrate side by side.
 
     The block receives a check to call before each revision commits: it raises when the
     lock was lost meanwhile (a lease that could not be renewed), so no revision commits
     unguarded.
     """
-    lock = _make_lock(engine, kind)
+    lock = _make_lock(engine, kind, schema)
     if lock is None:
         yield _always_held
         return
@@ -111,7 +115,7 @@ def _release_quietly(lock: _Lock) -> None:
         output.warn(f"could not release the migration lock ({lock.description}): {error}")
 
 
-def _make_lock(engine: Engine, kind: LockKind) -> _Lock | None:
+def _make_lock(engine: Engine, kind: LockKind, schema: str | None = None) -> _Lock | None:
     if kind == "none":
         return None
     dialect = engine.dialect.name
@@ -124,7 +128,7 @@ def _make_lock(engine: Engine, kind: LockKind) -> _Lock | None:
             return None  # a database private to this process
         return _FileLock(Path(f"{database}.migrate-lock"))
     if dialect == "postgresql":
-        return _PostgreSQLAdvisoryLock(engine)
+        return _PostgreSQLAdvisoryLock(engine, schema)
     if dialect in ("mysql", "mariadb"):
         return _NamedLock(engine)
     raise SettingsError(
@@ -160,12 +164,13 @@ def _scalar(connection: Connection, sql: str, **parameters: Any) -> Any:
 
 
 class _PostgreSQLAdvisoryLock:
-    """A session-level advisory lock, per database."""
+    """A session-level advisory lock, per database (per schema for a target schema; the
+    lease table of MIGRATIONS_LOCK=table is in the schema's search_path already)."""
 
-    KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
-
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, schema: str | None = None) -> None:
         self._connection = _lock_connection(engine)
+        name = f"{LOCK_NAME}.{schema}" if schema else LOCK_NAME
+        self.KEY = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         self.description = f"PostgreSQL advisory lock {self.KEY}"
 
     def try_acquire(self) -> bool:

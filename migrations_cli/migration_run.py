@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-from migrations_cli import output
+from migrations_cli import output, target_report
 from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ class MigrationRun:
         seconds, self._clock = now - self._clock, now
         self.revisions.append(revision)
         self.current = heads
+        target_report.revision_applied(revision)
         output.info(f"  {self.verb:<8} {revision}  {seconds:6.2f}s  {doc or ''}".rstrip())
 
     def start_clock(self) -> None:
@@ -203,10 +204,17 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     config.attributes[RUN_KEY] = run
     try:
         getattr(command, direction)(config, target)
+    except Exception:
+        if run.observed:  # (where a failed run left the database, for a fan-out's table)
+            target_report.where_it_stands(run.current, run.previous, run.revisions)
+        raise
     finally:
         del config.attributes[RUN_KEY]
     if not run.observed:  # an env.py that names our module without handing over to it
         run.current = _read_heads(context.database)
+    target_report.where_it_stands(
+        run.current, run.previous if run.observed else None, run.revisions
+    )
     return run
 
 
@@ -244,7 +252,9 @@ def _run_with_own_environment(
     run = MigrationRun(direction, target)
     engine = create_engine(database)
     try:
-        with migration_lock(engine, database.lock, database.lock_timeout):
+        with migration_lock(
+            engine, database.lock, database.lock_timeout, schema=database.target_schema
+        ):
             # Read under the lock: a process that waited sees what the one before it applied.
             run.previous = run.current = _read_heads(database)
             call_hook(
@@ -263,6 +273,7 @@ def _run_with_own_environment(
         engine.dispose()
     run.revisions = _revisions_between(context.script, run)
     call_after_migrate(hook, config, run)
+    target_report.where_it_stands(run.current, run.previous, run.revisions)
     return run
 
 

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from migrations_cli import output
+from migrations_cli import output, target_report
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError
+from migrations_cli.fan_out import fans_out
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import describe_revisions
 from migrations_cli.revision_graph import undefined_revisions
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 
+@fans_out()
 def check(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Compare the models with the database at head; exit 1 when they differ."""
     from migrations_cli.database import database_heads, opened_connection
@@ -36,7 +38,9 @@ def check(ctx: typer.Context, json_output: JsonOption = False) -> None:
     metadata = load_metadata(settings.metadata)
     script = context.script
     with opened_connection(context.database) as connection:
-        revision = describe_revisions(head_of_database(script, database_heads(connection)))
+        heads = database_heads(connection)
+        target_report.where_it_stands(heads)
+        revision = describe_revisions(head_of_database(script, heads))
         differences = model_differences(connection, metadata, context.plugin_manager.hook)
     if json_output:
         output.json_result(

@@ -12,10 +12,12 @@ from migrations_cli.arguments import JsonOption
 from migrations_cli.checksums import warn_about_checksums
 from migrations_cli.context import get_context
 from migrations_cli.database_state import graph_state
+from migrations_cli.fan_out import fans_out
 from migrations_cli.graph_answers import print_status
 from migrations_cli.hookspecs import hookimpl
 
 
+@fans_out()
 def status(
     ctx: typer.Context,
     check: Annotated[
