@@ -65,9 +65,12 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
         config.set_main_option("sqlalchemy.url", _escape(settings.database_url))
     config.attributes[SETTINGS_KEY] = settings
     if settings.target_name or settings.target_schema:
-        target = {"name": settings.target_name, "schema": settings.target_schema}
-        config.attributes[TARGET_KEY] = target
-        add_x_arguments(config, {key: value for key, value in target.items() if value})
+        config.attributes[TARGET_KEY] = {
+            "name": settings.target_name,
+            "schema": settings.target_schema,
+        }
+        pairs = {"target": settings.target_name, "schema": settings.target_schema}
+        add_x_arguments(config, {key: value for key, value in pairs.items() if value})
     if hook is not None:
         config.attributes[HOOK_KEY] = hook
         from migrations_cli.plugin_manager import call_hook

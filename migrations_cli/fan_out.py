@@ -7,10 +7,11 @@ and MIGRATIONS_TARGET_SCHEMA set, so it gets its own connection, lock and checks
 nothing is shared but the revision files. No coordinator: each database's own lock keeps
 two fan-outs over the same targets from migrating one database twice.
 
-Runs go to worker *processes* (multiprocessing, spawn), each running targets one after the
-other in-process, so Alembic and SQLAlchemy are imported once per worker rather than once
-per target. Threads cannot run env.py side by side: Alembic's `context` is a module global.
-bench/fan_out.py measures the choice against a process per target (a shell loop).
+Runs go to worker *processes* (forked from multiprocessing's fork server, which imported
+Alembic and SQLAlchemy once), each running targets one after the other in-process, so
+nothing is imported again per target. Threads cannot run env.py side by side: Alembic's
+`context` is a module global. bench/fan_out.py measures the choice against a process per
+target (a shell loop).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ DEFAULT_JOBS = 4
 # How often the live display is redrawn (and worker reports are read), in seconds.
 TICK_SECONDS = 0.1
 RUNNING_LINES = 10  # running targets shown at most in the live display
+# What the fork server imports before forking the workers.
+WORKER_PRELOAD = ("migrations_cli.fan_out", "migrations_cli.environment", "alembic.command")
 
 TargetsOption = Annotated[
     str | None,
@@ -262,7 +265,10 @@ class Task:
 
     name: str
     argv: tuple[str, ...]
-    environment: dict[str, str | None]
+    # The whole environment and working folder of the run: a worker forked from the fork
+    # server has those of the moment the server started.
+    environment: dict[str, str]
+    cwd: str
 
 
 @dataclass
@@ -342,11 +348,11 @@ def _task(
         argv = [*global_words, DATABASE_URL_OPTION, target.url, command, *words]
     else:
         argv = [*global_words, command, url_option, target.url, *words]
-    return Task(
-        target.name,
-        tuple(argv),
-        {"MIGRATIONS_TARGET": target.name, "MIGRATIONS_TARGET_SCHEMA": target.schema},
-    )
+    environment = {**os.environ, "MIGRATIONS_TARGET": target.name}
+    environment.pop("MIGRATIONS_TARGET_SCHEMA", None)
+    if target.schema:
+        environment["MIGRATIONS_TARGET_SCHEMA"] = target.schema
+    return Task(target.name, tuple(argv), environment, os.getcwd())
 
 
 def _public(outcome: Outcome) -> dict[str, Any]:
@@ -380,11 +386,10 @@ class Runner:
         self.stopped_because: str | None = None
 
     def run(self, tasks: Sequence[Task]) -> list[Outcome]:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        spawn = multiprocessing.get_context("spawn")
-        events: Queue[tuple[str, str]] = spawn.Queue()
+        processes = _process_context()
+        events: Queue[tuple[str, str]] = processes.Queue()
         stages = (
             [tasks[: self.fan.canary], tasks[self.fan.canary :]] if self.fan.canary else [tasks]
         )
@@ -392,7 +397,7 @@ class Runner:
         try:
             with ProcessPoolExecutor(
                 max_workers=min(self.fan.jobs, len(tasks)),
-                mp_context=spawn,
+                mp_context=processes,
                 initializer=_start_worker,
                 initargs=(events,),
             ) as pool:
@@ -632,6 +637,18 @@ class Progress:
         sys.stderr.flush()
 
 
+def _process_context() -> Any:
+    """Workers forked from a fork server that imported Alembic and SQLAlchemy once (not a
+    fork of this process, which may hold threads and locks); spawn where there is none."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_PRELOAD))
+    return context
+
+
 # --- in the worker processes -------------------------------------------------------------
 
 _events: Queue[tuple[str, str]] | None = None
@@ -657,17 +674,16 @@ def _run_target(task: Task) -> Outcome:
             stands.update(fields)
             stands["previous"] = previous if fields["previous"] is None else fields["previous"]
 
-    saved = {key: os.environ.get(key) for key in task.environment}
     started = time.perf_counter()
+    os.environ.clear()
+    os.environ.update(task.environment)
+    os.chdir(task.cwd)
     try:
-        _set_environment(task.environment)
         with redirect_stdout(stdout), redirect_stderr(stderr), target_report.listening(listen):
             code = main(list(task.argv))
-    except BaseException as error:
+    except BaseException as error:  # one target's crash is its row, not the run's
         code = 1
         stderr.write(f"error: unexpected {type(error).__name__}: {error}\n")
-    finally:
-        _set_environment(saved)
     return Outcome(
         task.name,
         "ok" if code == 0 else "failed",
@@ -680,14 +696,6 @@ def _run_target(task: Task) -> Outcome:
         document=_document(stdout.getvalue()),
         output=stdout.getvalue() + stderr.getvalue(),
     )
-
-
-def _set_environment(values: dict[str, str | None]) -> None:
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def _error_line(stderr: str, stdout: str, code: int) -> str:
