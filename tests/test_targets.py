@@ -6,14 +6,23 @@ import io
 import json
 import os
 import random
+import re
+import shlex
 import subprocess
+import textwrap
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import MIGRATE_SCRIPT, SETTING_NAMES, _fresh_server_database
+from conftest import (
+    MIGRATE_SCRIPT,
+    REPO_ROOT,
+    SETTING_NAMES,
+    _fresh_server_database,
+    table_names,
+)
 
 from migrations_cli.fan_out import Outcome, Progress
 from migrations_cli.targets import Shard, Target, select_targets
@@ -230,38 +239,6 @@ def test_a_schema_target_keeps_its_version_table_in_its_schema(project, migrate,
     assert json.loads(current.stdout)["targets"][0]["current"] == [SECOND]
 
 
-def test_env_py_sees_the_target_as_an_x_argument_and_in_config_attributes(project, migrate):
-    project.write(
-        "alembic/versions/aaaa00000001_seen.py",
-        """
-        from alembic import context, op
-
-        revision = "aaaa00000001"
-        down_revision = None
-
-
-        def upgrade():
-            name = context.get_x_argument(as_dictionary=True)["target"]
-            assert context.config.attributes["migrations_cli.target"]["name"] == name
-            op.execute(f"CREATE TABLE seen_by_{name} (id INTEGER)")
-
-
-        def downgrade():
-            pass
-        """,
-    )
-    databases = [Database(name, f"sqlite:///{name}.sqlite") for name in ("north", "south")]
-    write_targets(project, databases)
-
-    result = migrate("upgrade", "--targets", "north,south")
-
-    assert result.exit_code == 0, result.output
-    from conftest import table_names
-
-    assert "seen_by_north" in table_names(f"sqlite:///{project.root / 'north.sqlite'}")
-    assert "seen_by_south" in table_names(f"sqlite:///{project.root / 'south.sqlite'}")
-
-
 def test_urls_take_variables_from_the_environment_and_a_missing_one_is_named(
     project, migrate, monkeypatch
 ):
@@ -428,3 +405,103 @@ def test_the_live_display_shows_each_running_target_at_its_revision(monkeypatch)
     assert "globex: failed: boom" in text
     assert "upgrade: 1/3 done, 1 running, 1 failed" in text
     assert text.endswith("\x1b[J")  # the block is taken off the screen at the end
+
+
+# --- docs/many-databases.md: its examples, run -------------------------------------------
+
+GUIDE = REPO_ROOT / "docs" / "many-databases.md"
+
+
+def guide_block(language: str, containing: str) -> str:
+    """The guide's code block in `language` that contains `containing`."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", GUIDE.read_text(), re.S)
+    [block] = [block for block in blocks if containing in block]
+    return block
+
+
+def test_the_guides_targets_file_and_rollout_work(project, migrate, postgresql_url, monkeypatch):
+    write_history(project)
+    shared = postgresql_url.replace("postgres@", "postgres:${APP_DB_PASSWORD}@", 1)
+    targets = guide_block("toml", "[targets.acme]")
+    project.write(
+        "targets.toml",
+        targets.replace("postgresql+psycopg://app:${APP_DB_PASSWORD}@db.internal/saas", shared),
+    )
+    (project.root / "tenants").mkdir()
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_TARGETS="targets.toml")
+    monkeypatch.setenv("APP_DB_PASSWORD", "s3cret-pw")
+
+    commands = re.findall(r"^\$ migrate (.*)$", guide_block("console", "--only-failed"), re.M)
+    results = [migrate(*command.split()) for command in commands]
+
+    assert [result.exit_code for result in results] == [0, 0], results
+    assert set(rows(results[0].stdout)) == {"acme", "globex", "initech"}
+    assert "Nothing to rerun" in results[1].stderr
+    assert all("s3cret-pw" not in result.output for result in results)
+    for schema in ("globex", "initech"):
+        assert Database(schema, postgresql_url, schema=schema).versions() == {SECOND}
+    assert Database("acme", f"sqlite:///{project.root}/tenants/acme.sqlite").versions() == {SECOND}
+
+
+def test_the_guides_tenant_plugin_lists_the_registrys_tenants(
+    project, migrate, postgresql_url, monkeypatch
+):
+    write_history(project)
+    project.write("tenants.py", guide_block("python", "def migration_targets"))
+    registry = project.root / "registry.sqlite"
+    Database("registry", f"sqlite:///{registry}").execute(
+        "CREATE TABLE tenants (slug TEXT, plan TEXT, active INTEGER)"
+    )
+    Database("registry", f"sqlite:///{registry}").execute(
+        "INSERT INTO tenants VALUES ('acme', 'paying', 1), ('globex', 'trial', 1), "
+        "('initech', 'paying', 0)"
+    )
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_PLUGINS="tenants")
+    monkeypatch.setenv("TENANT_REGISTRY_URL", f"sqlite:///{registry}")
+    monkeypatch.setenv("TENANTS_DATABASE_URL", postgresql_url)
+
+    result = migrate("upgrade", "--group", "paying")
+
+    assert result.exit_code == 0, result.output
+    assert set(rows(result.stdout)) == {"tenant_acme"}
+    assert Database("acme", postgresql_url, schema="tenant_acme").versions() == {SECOND}
+    assert Database("globex", postgresql_url, schema="tenant_globex").versions() == set()
+
+
+def test_the_guides_ci_matrix_runs_every_target_once(project, migrate):
+    write_history(project)
+    databases = [Database(f"t{number:02d}", f"sqlite:///t{number}.sqlite") for number in range(12)]
+    write_targets(project, databases)
+    workflow = guide_block("yaml", "matrix:")
+    shards = re.search(r"shard: \[(.*?)\]", workflow)[1].split(", ")
+    command = re.search(r"- run: migrate (.*--shard.*)$", workflow, re.M)[1]
+
+    migrated: list[str] = []
+    for shard in shards:
+        result = migrate(*shlex.split(command.replace("${{ matrix.shard }}", shard)))
+        assert result.exit_code == 0, result.output
+        migrated += list(rows(result.stdout))
+
+    assert sorted(migrated) == sorted(database.name for database in databases)
+    assert all(database.versions() == {SECOND} for database in databases)
+
+
+def test_the_guides_env_py_snippet_reads_the_target(project, migrate):
+    """The snippet, in a revision: each target's run sees its own name, as an -x argument
+    and in config.attributes."""
+    snippet = textwrap.indent(guide_block("python", "get_x_argument"), "    ")
+    project.write(
+        "alembic/versions/aaaa00000001_seen.py",
+        'from alembic import op\n\nrevision = "aaaa00000001"\ndown_revision = None\n\n\n'
+        f"def upgrade():\n{snippet}\n"
+        '    assert context.config.attributes["migrations_cli.target"]["name"] == target\n'
+        '    op.execute(f"CREATE TABLE seen_by_{target} (id INTEGER)")\n\n\n'
+        "def downgrade():\n    pass\n",
+    )
+    write_targets(project, [Database(n, f"sqlite:///{n}.sqlite") for n in ("north", "south")])
+
+    result = migrate("upgrade", "--targets", "all")
+
+    assert result.exit_code == 0, result.output
+    for name in ("north", "south"):
+        assert f"seen_by_{name}" in table_names(f"sqlite:///{project.root / name}.sqlite")
