@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from migrations_cli import output
 from migrations_cli.errors import MigrationsError, describe
@@ -38,8 +38,8 @@ class GlobalOptions:
     # The first word after them: the command's name, unless Click finds it is not one.
     command: str | None = None
     # The words before the command, as given: what a fan-out over targets repeats in the
-    # run of each target (migrations_cli.fan_out).
-    words: tuple[str, ...] = ()
+    # run of each target (migrations_cli.fan_out). The options above are what they mean.
+    words: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> GlobalOptions:

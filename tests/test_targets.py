@@ -505,3 +505,17 @@ def test_the_guides_env_py_snippet_reads_the_target(project, migrate):
     assert result.exit_code == 0, result.output
     for name in ("north", "south"):
         assert f"seen_by_{name}" in table_names(f"sqlite:///{project.root / name}.sqlite")
+
+
+def test_fail_fast_starts_no_target_after_a_failure(project, migrate, tmp_path):
+    write_history(project)
+    databases = [Database(f"t{n}", f"sqlite:///{tmp_path / f't{n}'}.sqlite") for n in range(4)]
+    write_targets(project, databases)
+    databases[0].create_teams()
+
+    result = migrate("upgrade", "--targets", "all", "--jobs", "1", "--fail-fast", "--json")
+
+    assert result.exit_code == 1
+    outcomes = [target["result"] for target in json.loads(result.stdout)["targets"]]
+    assert outcomes == ["failed", "not reached", "not reached", "not reached"]
+    assert "stopped: t0 failed and --fail-fast" in result.stderr
