@@ -30,6 +30,14 @@ def settled(mtime_ns: int, ctime_ns: int, checked_ns: int) -> bool:
     return max(mtime_ns, ctime_ns) + SETTLE_NS < checked_ns
 
 
+def make_cache_dir(folder: Path) -> None:
+    """The cache folder, with a .gitignore that keeps all of it out of version control."""
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Written by migrations-cli: a cache, never committed.\n*\n")
+
+
 @dataclass
 class PendingWrite:
     """The temporary file a new cache document goes to before it replaces the old one."""
@@ -40,10 +48,7 @@ class PendingWrite:
     @classmethod
     def start(cls, cache_path: Path) -> PendingWrite:
         try:
-            cache_path.parent.mkdir(exist_ok=True)
-            ignore = cache_path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Written by migrations-cli: a cache, never committed.\n*\n")
+            make_cache_dir(cache_path.parent)
             handle, name = tempfile.mkstemp(
                 prefix=f".{cache_path.stem}-", suffix=".tmp", dir=cache_path.parent
             )

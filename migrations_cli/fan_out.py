@@ -16,6 +16,7 @@ target (a shell loop).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import io
@@ -35,7 +36,7 @@ import typer
 from migrations_cli import output, target_report
 from migrations_cli.cli import DATABASE_URL_OPTION
 from migrations_cli.context import get_context
-from migrations_cli.errors import SettingsError
+from migrations_cli.errors import MigrationsError, SettingsError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -294,7 +295,7 @@ def run_fan_out(
     context: typer.Context, fan: FanOut, words: list[str], url_option: str, json_output: bool
 ) -> int:
     """Run the command over the selected targets; returns the exit code (0: all ok)."""
-    from migrations_cli.cache_files import CACHE_DIR
+    from migrations_cli.cache_files import CACHE_DIR, make_cache_dir
     from migrations_cli.targets import Shard, load_targets, select_targets
     from migrations_cli.url_secrets import url_passwords
 
@@ -308,7 +309,11 @@ def run_fan_out(
     shard = Shard.parse(fan.shard) if fan.shard else None
     every = load_targets(settings, migrations.plugin_manager.hook)
     targets = select_targets(every, fan.targets, fan.group or (), shard)
-    results_path = fan.results or settings.project_dir / CACHE_DIR / f"targets-{command}.json"
+    results_path = fan.results
+    if results_path is None:
+        with contextlib.suppress(OSError):  # (then the first write of the results says why)
+            make_cache_dir(settings.project_dir / CACHE_DIR)
+        results_path = settings.project_dir / CACHE_DIR / f"targets-{command}.json"
     if fan.only_failed:
         unfinished = read_unfinished(results_path, command)
         targets = [target for target in targets if target.name in unfinished]
@@ -393,7 +398,7 @@ class Runner:
         stages = (
             [tasks[: self.fan.canary], tasks[self.fan.canary :]] if self.fan.canary else [tasks]
         )
-        self._save()
+        self._save(first=True)
         try:
             with ProcessPoolExecutor(
                 max_workers=min(self.fan.jobs, len(tasks)),
@@ -467,18 +472,25 @@ class Runner:
                 return
             self.progress.revision(name, revision)
 
-    def _save(self) -> None:
+    def _save(self, *, first: bool = False) -> None:
         """The results file, whole after each target (written beside, then moved in place):
-        a run killed half way still says which targets finished."""
+        a run killed half way still says which targets finished. Written once before any
+        target starts, so that a file that cannot be written stops the run there."""
         document = {
             "command": self.command,
             "targets": [_public(outcome) for outcome in self.outcomes.values()],
         }
         path = self.results_path
-        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
-        os.replace(partial, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+            os.replace(partial, path)
+        except OSError as error:
+            problem = f"cannot write the results file {path} ({error.strerror or error})"
+            if first:
+                raise MigrationsError(f"{problem}: choose another with --results") from None
+            output.warn(problem)
 
     def summary(self, outcomes: Sequence[Outcome]) -> str:
         counts = {result: 0 for result in ("ok", "failed", "not reached")}

@@ -313,6 +313,10 @@ def test_a_plugin_lists_targets_beside_the_file(project, migrate):
         (("upgrade", "--jobs", "2"), "'--jobs': goes with --targets or --group"),
         (("upgrade", "--json"), "'--json': goes with --targets or --group"),
         (
+            ("upgrade", "--targets", "all", "--results", "targets.toml/results.json"),
+            "error: cannot write the results file targets.toml/results.json (File exists)",
+        ),
+        (
             ("--database-url", "sqlite:///x.db", "upgrade", "--targets", "all"),
             "error: --database-url names one database and --targets many",
         ),
