@@ -535,7 +535,8 @@ def read_unfinished(path: Path, command: str) -> set[str]:
 
 
 def outcome_table(outcomes: Iterable[Outcome]) -> list[str]:
-    """One row per target: from -> to, revisions applied, time, result."""
+    """One row per target: from -> to, revisions applied, time, result. A command that
+    only reads a target has no FROM (`-`) and no count; TO is where the target stands."""
     return output.table(
         ("TARGET", "FROM", "TO", "REVISIONS", "TIME", "RESULT"),
         (
@@ -543,7 +544,7 @@ def outcome_table(outcomes: Iterable[Outcome]) -> list[str]:
                 outcome.name,
                 _revisions(outcome.previous),
                 _revisions(outcome.current),
-                str(len(outcome.revisions)) if outcome.result != "not reached" else "",
+                str(len(outcome.revisions)) if outcome.previous is not None else "",
                 f"{outcome.seconds:.2f}s" if outcome.result != "not reached" else "",
                 outcome.result if outcome.result != "failed" else f"failed: {outcome.error}",
             )

@@ -523,3 +523,22 @@ def test_fail_fast_starts_no_target_after_a_failure(project, migrate, tmp_path):
     outcomes = [target["result"] for target in json.loads(result.stdout)["targets"]]
     assert outcomes == ["failed", "not reached", "not reached", "not reached"]
     assert "stopped: t0 failed and --fail-fast" in result.stderr
+
+
+def test_the_readme_sections_commands_run(project, migrate, tmp_path):
+    section = (REPO_ROOT / "docs" / "readme-sections" / "i21-targets.md").read_text()
+    commands = re.findall(r"^\$ migrate (.*)$", section, re.M)
+    write_history(project)
+    lines = []
+    for number in range(6):
+        lines += [f"[targets.t{number}]", f'url = "sqlite:///t{number}.sqlite"']
+        lines += ['group = "paying"'] if number % 2 else []
+    project.write("targets.toml", "\n".join(lines) + "\n")
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_TARGETS="targets.toml")
+
+    results = [migrate(*shlex.split(command)) for command in commands]
+
+    assert [result.exit_code for result in results] == [0] * len(commands), results
+    assert len(rows(results[0].stdout)) == 6
+    assert "Nothing to rerun" in results[1].stderr
+    assert set(rows(results[2].stdout)) <= {"t1", "t3", "t5"}
