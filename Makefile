@@ -53,3 +53,4 @@ bench: install
 	$(BIN)/python bench/concurrent_upgrades.py
 	$(BIN)/python bench/revision_graph.py
 	$(BIN)/python bench/upgrade_instructions.py
+	$(BIN)/python bench/fan_out.py
