@@ -7,9 +7,9 @@ and MIGRATIONS_TARGET_SCHEMA set, so it gets its own connection, lock and checks
 nothing is shared but the revision files. No coordinator: each database's own lock keeps
 two fan-outs over the same targets from migrating one database twice.
 
-Runs go to worker *processes* (forked from multiprocessing's fork server, which imported
-Alembic and SQLAlchemy once), each running targets one after the other in-process, so
-nothing is imported again per target. Threads cannot run env.py side by side: Alembic's
+Runs go to worker *processes* (`fan_out_worker`: forked from multiprocessing's fork server,
+which imported Alembic and SQLAlchemy once), each running targets one after the other
+in-process, so nothing is imported again per target; `fan_out_display` shows the progress. Threads cannot run env.py side by side: Alembic's
 `context` is a module global. bench/fan_out.py measures the choice against a process per
 target (a shell loop).
 """
@@ -19,24 +19,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import io
 import json
 import os
-import sys
 import time
 import typing
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from migrations_cli import output, target_report
+from migrations_cli import output
 from migrations_cli.cli import DATABASE_URL_OPTION
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError, SettingsError
+from migrations_cli.fan_out_display import Progress, is_terminal, outcome_table
+from migrations_cli.fan_out_worker import (
+    Outcome,
+    Task,
+    process_context,
+    run_target,
+    start_worker,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -45,14 +50,10 @@ if TYPE_CHECKING:
     from migrations_cli.targets import Target
 
 PANEL = "Many databases"
-Result = Literal["ok", "failed", "not reached"]
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_JOBS = 4
 # How often the live display is redrawn (and worker reports are read), in seconds.
 TICK_SECONDS = 0.1
-RUNNING_LINES = 10  # running targets shown at most in the live display
-# What the fork server imports before forking the workers.
-WORKER_PRELOAD = ("migrations_cli.fan_out", "migrations_cli.environment", "alembic.command")
 
 TargetsOption = Annotated[
     str | None,
@@ -260,37 +261,6 @@ def _command_words(context: typer.Context, skip: set[str], url_option: str) -> l
     return options + (["--", *arguments] if arguments else [])
 
 
-@dataclass(frozen=True)
-class Task:
-    """One target's run, as a worker receives it."""
-
-    name: str
-    argv: tuple[str, ...]
-    # The whole environment and working folder of the run: a worker forked from the fork
-    # server has those of the moment the server started.
-    environment: dict[str, str]
-    cwd: str
-
-
-@dataclass
-class Outcome:
-    """One target's row in the table and the results file."""
-
-    name: str
-    result: Result = "not reached"
-    previous: list[str] | None = None
-    current: list[str] | None = None
-    revisions: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    error: str | None = None
-    exit_code: int | None = None
-    group: str | None = None
-    schema: str | None = None
-    # The target's own --json document, for a command that has one.
-    document: Any = None
-    output: str = ""  # what the run printed, for --verbose
-
-
 def run_fan_out(
     context: typer.Context, fan: FanOut, words: list[str], url_option: str, json_output: bool
 ) -> int:
@@ -386,14 +356,14 @@ class Runner:
             target.name: Outcome(target.name, group=target.group, schema=target.schema)
             for target in targets
         }
-        self.progress = Progress(command, len(targets), live=_is_terminal())
+        self.progress = Progress(command, len(targets), live=is_terminal())
         self.started = time.perf_counter()
         self.stopped_because: str | None = None
 
     def run(self, tasks: Sequence[Task]) -> list[Outcome]:
         from concurrent.futures import ProcessPoolExecutor
 
-        processes = _process_context()
+        processes = process_context()
         events: Queue[tuple[str, str]] = processes.Queue()
         stages = (
             [tasks[: self.fan.canary], tasks[self.fan.canary :]] if self.fan.canary else [tasks]
@@ -403,7 +373,7 @@ class Runner:
             with ProcessPoolExecutor(
                 max_workers=min(self.fan.jobs, len(tasks)),
                 mp_context=processes,
-                initializer=_start_worker,
+                initializer=start_worker,
                 initargs=(events,),
             ) as pool:
                 for number, stage in enumerate(stages):
@@ -432,7 +402,7 @@ class Runner:
         while waiting or running:
             while waiting and not self.stopped_because and len(running) < self.fan.jobs:
                 task = waiting.pop()
-                running[pool.submit(_run_target, task)] = task
+                running[pool.submit(run_target, task)] = task
                 self.progress.started(task.name)
             if not running:
                 break
@@ -532,201 +502,3 @@ def read_unfinished(path: Path, command: str) -> set[str]:
             f"not of `{command}`"
         )
     return names
-
-
-def outcome_table(outcomes: Iterable[Outcome]) -> list[str]:
-    """One row per target: from -> to, revisions applied, time, result. A command that
-    only reads a target has no FROM (`-`) and no count; TO is where the target stands."""
-    return output.table(
-        ("TARGET", "FROM", "TO", "REVISIONS", "TIME", "RESULT"),
-        (
-            (
-                outcome.name,
-                _revisions(outcome.previous),
-                _revisions(outcome.current),
-                str(len(outcome.revisions)) if outcome.previous is not None else "",
-                f"{outcome.seconds:.2f}s" if outcome.result != "not reached" else "",
-                outcome.result if outcome.result != "failed" else f"failed: {outcome.error}",
-            )
-            for outcome in outcomes
-        ),
-    )
-
-
-def _revisions(revisions: list[str] | None) -> str:
-    if revisions is None:
-        return "-"
-    return ",".join(revision[:12] for revision in revisions) if revisions else "base"
-
-
-def _movement(outcome: Outcome) -> str:
-    """Where the target went (a command that moves it) or stands (one that reads it)."""
-    if outcome.previous is None:
-        return f"at {_revisions(outcome.current)}"
-    count = len(outcome.revisions)
-    moved = f"{_revisions(outcome.previous)} -> {_revisions(outcome.current)}"
-    return f"{moved} ({count} revision{'s' if count != 1 else ''})"
-
-
-def _is_terminal() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
-@dataclass
-class _Running:
-    started: float
-    revision: str | None = None
-    applied: int = 0
-
-
-class Progress:
-    """Targets done / running / failed as the run goes: on a terminal a block redrawn in
-    place (each running target with the revision it is at), elsewhere one plain line per
-    finished target."""
-
-    def __init__(self, command: str, total: int, live: bool) -> None:
-        self.command = command
-        self.total = total
-        self.live = live
-        self.running: dict[str, _Running] = {}
-        self.done = 0
-        self.failed = 0
-        self._drawn = 0
-
-    def started(self, name: str) -> None:
-        self.running[name] = _Running(time.perf_counter())
-
-    def revision(self, name: str, revision: str) -> None:
-        if name in self.running:
-            self.running[name].revision = revision
-            self.running[name].applied += 1
-
-    def finished(self, outcome: Outcome, verbose: bool) -> None:
-        self.running.pop(outcome.name, None)
-        self.done += 1
-        self.failed += outcome.result == "failed"
-        self._clear()
-        if outcome.result == "ok":
-            mark = output.styled("ok", "green", err=True)
-            line = f"{outcome.name}: {mark}, {_movement(outcome)} in {outcome.seconds:.2f}s"
-        else:
-            line = f"{outcome.name}: {output.styled('failed', 'red', err=True)}: {outcome.error}"
-        output.info(line)
-        if verbose and outcome.output.strip():
-            for text in outcome.output.rstrip().splitlines():
-                output.info(f"  [{outcome.name}] {text}")
-        self.refresh()
-
-    def refresh(self) -> None:
-        if not self.live:
-            return
-        self._clear()
-        now = time.perf_counter()
-        lines = [
-            f"{self.command}: {self.done}/{self.total} done, {len(self.running)} running, "
-            f"{self.failed} failed"
-        ]
-        for name, running in list(self.running.items())[:RUNNING_LINES]:
-            at = (
-                f"at {running.revision[:12]} ({running.applied} applied)"
-                if running.revision
-                else "starting"
-            )
-            lines.append(f"  {name}  {at}  {now - running.started:.1f}s")
-        if len(self.running) > RUNNING_LINES:
-            lines.append(f"  ... and {len(self.running) - RUNNING_LINES} more")
-        sys.stderr.write("".join(f"{line}\x1b[K\n" for line in lines))
-        sys.stderr.flush()
-        self._drawn = len(lines)
-
-    def _clear(self) -> None:
-        """Take the live block off the screen (the cursor goes back to its first line)."""
-        if self.live and self._drawn:
-            sys.stderr.write(f"\x1b[{self._drawn}F\x1b[J")
-            self._drawn = 0
-
-    def close(self) -> None:
-        self._clear()
-        sys.stderr.flush()
-
-
-def _process_context() -> Any:
-    """Workers forked from a fork server that imported Alembic and SQLAlchemy once (not a
-    fork of this process, which may hold threads and locks); spawn where there is none."""
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_PRELOAD))
-    return context
-
-
-# --- in the worker processes -------------------------------------------------------------
-
-_events: Queue[tuple[str, str]] | None = None
-
-
-def _start_worker(events: Queue[tuple[str, str]]) -> None:
-    global _events
-    _events = events
-
-
-def _run_target(task: Task) -> Outcome:
-    """Run one target's command line in this worker process, its output captured."""
-    from migrations_cli.cli import main
-
-    stdout, stderr = io.StringIO(), io.StringIO()
-    stands: dict[str, Any] = {}
-
-    def listen(event: str, fields: dict[str, Any]) -> None:
-        if event == "revision" and _events is not None:
-            _events.put((task.name, fields["revision"]))
-        elif event == "stands":
-            previous = stands.get("previous")
-            stands.update(fields)
-            stands["previous"] = previous if fields["previous"] is None else fields["previous"]
-
-    started = time.perf_counter()
-    os.environ.clear()
-    os.environ.update(task.environment)
-    os.chdir(task.cwd)
-    try:
-        with redirect_stdout(stdout), redirect_stderr(stderr), target_report.listening(listen):
-            code = main(list(task.argv))
-    except BaseException as error:  # one target's crash is its row, not the run's
-        code = 1
-        stderr.write(f"error: unexpected {type(error).__name__}: {error}\n")
-    return Outcome(
-        task.name,
-        "ok" if code == 0 else "failed",
-        previous=stands.get("previous"),
-        current=stands.get("current"),
-        revisions=stands.get("revisions", []),
-        seconds=time.perf_counter() - started,
-        error=None if code == 0 else _error_line(stderr.getvalue(), stdout.getvalue(), code),
-        exit_code=code,
-        document=_document(stdout.getvalue()),
-        output=stdout.getvalue() + stderr.getvalue(),
-    )
-
-
-def _error_line(stderr: str, stdout: str, code: int) -> str:
-    """What the target's run said went wrong: its error line, else its last line."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith("error:"):
-            return line.removeprefix("error:").strip()
-    last = lines or [line.strip() for line in stdout.splitlines() if line.strip()]
-    return f"exit {code}: {last[-1]}" if last else f"exit {code}"
-
-
-def _document(stdout: str) -> Any:
-    """The run's --json document, when its stdout is one."""
-    text = stdout.strip()
-    if not text.startswith(("{", "[")):
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None

@@ -24,7 +24,8 @@ from conftest import (
     table_names,
 )
 
-from migrations_cli.fan_out import Outcome, Progress
+from migrations_cli.fan_out_display import Progress
+from migrations_cli.fan_out_worker import Outcome
 from migrations_cli.targets import Shard, Target, select_targets
 
 # How many targets of each kind the fan-out runs over (the numbers).
@@ -375,20 +376,6 @@ def test_shards_cover_every_target_exactly_once_and_stay_put_as_targets_come():
     before = {t.name for t in select_targets(targets, "all", (), Shard(2, 8))}
     after = {t.name for t in select_targets(grown, "all", (), Shard(2, 8))}
     assert before == {name for name in after if name.startswith("tenant-")}
-
-
-def test_shards_from_the_command_line_cover_the_targets_once(project, migrate):
-    write_history(project)
-    databases = [Database(f"t{number:02d}", f"sqlite:///t{number}.sqlite") for number in range(12)]
-    write_targets(project, databases)
-
-    seen: list[str] = []
-    for index in (1, 2, 3):
-        result = migrate("current", "--targets", "all", "--shard", f"{index}/3", "--json")
-        assert result.exit_code == 0, result.output
-        seen += [target["name"] for target in json.loads(result.stdout)["targets"]]
-
-    assert sorted(seen) == sorted(database.name for database in databases)
 
 
 def test_the_live_display_shows_each_running_target_at_its_revision(monkeypatch):
