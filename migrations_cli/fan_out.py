@@ -9,9 +9,9 @@ two fan-outs over the same targets from migrating one database twice.
 
 Runs go to worker *processes* (`fan_out_worker`: forked from multiprocessing's fork server,
 which imported Alembic and SQLAlchemy once), each running targets one after the other
-in-process, so nothing is imported again per target; `fan_out_display` shows the progress. Threads cannot run env.py side by side: Alembic's
-`context` is a module global. bench/fan_out.py measures the choice against a process per
-target (a shell loop).
+in-process, so nothing is imported again per target; `fan_out_display` shows the progress.
+Threads cannot run env.py side by side: Alembic's `context` is a module global.
+bench/fan_out.py measures the choice against a process per target (a shell loop).
 """
 
 from __future__ import annotations

@@ -170,15 +170,15 @@ class _PostgreSQLAdvisoryLock:
     def __init__(self, engine: Engine, schema: str | None = None) -> None:
         self._connection = _lock_connection(engine)
         name = f"{LOCK_NAME}.{schema}" if schema else LOCK_NAME
-        self.KEY = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        self.description = f"PostgreSQL advisory lock {self.KEY}"
+        self._key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.description = f"PostgreSQL advisory lock {self._key}"
 
     def try_acquire(self) -> bool:
-        return bool(_scalar(self._connection, "SELECT pg_try_advisory_lock(:key)", key=self.KEY))
+        return bool(_scalar(self._connection, "SELECT pg_try_advisory_lock(:key)", key=self._key))
 
     def release(self) -> None:
         try:
-            _scalar(self._connection, "SELECT pg_advisory_unlock(:key)", key=self.KEY)
+            _scalar(self._connection, "SELECT pg_advisory_unlock(:key)", key=self._key)
         finally:
             self._connection.close()  # ending the session releases it in any case
 
