@@ -57,3 +57,4 @@ bench: install
 	$(BIN)/python bench/revision_graph.py
 	$(BIN)/python bench/upgrade_instructions.py
 	$(BIN)/python bench/squawk_catalogue.py
+	$(BIN)/python bench/fan_out.py

@@ -2,4 +2,7 @@
 
 from migrations_cli.cli import main
 
-raise SystemExit(main())
+# Guarded: the fan-out's worker processes (multiprocessing's spawn) import the parent's
+# main module, and must not run a second command line.
+if __name__ == "__main__":
+    raise SystemExit(main())

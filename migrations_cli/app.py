@@ -162,7 +162,9 @@ def run_app(args: list[str], settings: Settings, options: GlobalOptions) -> int:
         command.main(
             args=args,
             prog_name=PROG_NAME,
-            obj=MigrationsContext(settings=settings, plugin_manager=manager),
+            obj=MigrationsContext(
+                settings=settings, plugin_manager=manager, global_words=options.words
+            ),
         )
     except SystemExit as exit_:
         return _exit_code(exit_)

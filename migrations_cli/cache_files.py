@@ -42,6 +42,12 @@ def _write_gitignore(ignore: Path) -> None:
         file.write("# Written by migrations-cli: a cache, never committed.\n*\n")
 
 
+def make_cache_dir(folder: Path) -> None:
+    """The cache folder, with a .gitignore that keeps all of it out of version control."""
+    folder.mkdir(exist_ok=True)
+    _write_gitignore(folder / ".gitignore")
+
+
 @dataclass
 class PendingWrite:
     """The temporary file a new cache document goes to before it replaces the old one."""
@@ -52,8 +58,7 @@ class PendingWrite:
     @classmethod
     def start(cls, cache_path: Path) -> PendingWrite:
         try:
-            cache_path.parent.mkdir(exist_ok=True)
-            _write_gitignore(cache_path.parent / ".gitignore")
+            make_cache_dir(cache_path.parent)
             handle, name = tempfile.mkstemp(
                 prefix=f".{cache_path.stem}-", suffix=".tmp", dir=cache_path.parent
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from migrations_cli import errors, output
 from migrations_cli.errors import MigrationsError, describe
@@ -48,6 +48,9 @@ class GlobalOptions:
     name: str | None = None
     # The first word after them: the command's name, unless Click finds it is not one.
     command: str | None = None
+    # The words before the command, as given: what a fan-out over targets repeats in the
+    # run of each target (migrations_cli.fan_out). The options above are what they mean.
+    words: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> GlobalOptions:
@@ -85,6 +88,7 @@ class GlobalOptions:
             plugin_options=tuple(repeated[PLUGIN_OPTION]),
             x_arguments=tuple(repeated[X_OPTION]),
             command=args[position] if position < len(args) else None,
+            words=tuple(args[:position]),
         )
 
     @property

@@ -21,6 +21,10 @@ HOOK_KEY = "migrations_cli.hook"
 AUTOGENERATE_KEY = "migrations_cli.autogenerate"
 # Set by commands whose run of env.py only touches the version table (stamp).
 WITHOUT_MODELS_KEY = "migrations_cli.without_models"
+# The target this run migrates ({"name": ..., "schema": ...}) when it is one of many
+# (MIGRATIONS_TARGET, MIGRATIONS_TARGET_SCHEMA; set for each target by `--targets`). env.py
+# also finds them as `-x` arguments: context.get_x_argument(as_dictionary=True)["target"].
+TARGET_KEY = "migrations_cli.target"
 
 # What `alembic init` writes into alembic.ini: not a database anyone means.
 ALEMBIC_INI_PLACEHOLDER_URL = "driver://user:pass@localhost/dbname"
@@ -69,12 +73,31 @@ def build_alembic_config(settings: Settings, hook: pluggy.HookRelay | None = Non
         # change it); tools that read the URL from the Config find it here too.
         config.set_main_option("sqlalchemy.url", _escape(settings.database_url))
     config.attributes[SETTINGS_KEY] = settings
+    if settings.target_name or settings.target_schema:
+        config.attributes[TARGET_KEY] = {
+            "name": settings.target_name,
+            "schema": settings.target_schema,
+        }
+        pairs = {"target": settings.target_name, "schema": settings.target_schema}
+        add_x_arguments(config, {key: value for key, value in pairs.items() if value})
     if hook is not None:
         config.attributes[HOOK_KEY] = hook
         from migrations_cli.plugin_manager import call_hook
 
         call_hook(hook.configure_alembic, config=config, settings=settings)
     return config
+
+
+def add_x_arguments(config: Config, pairs: dict[str, str]) -> None:
+    """Add `key=value` pairs to what env.py reads with `context.get_x_argument()`, as if
+    given with alembic's `-x`. They go before the pairs already in `config.cmd_opts.x` (a
+    `-x` of the command line), which so win in get_x_argument's dictionary."""
+    from argparse import Namespace
+
+    if config.cmd_opts is None:
+        config.cmd_opts = Namespace()
+    given = list(getattr(config.cmd_opts, "x", None) or [])
+    config.cmd_opts.x = [f"{key}={value}" for key, value in pairs.items()] + given
 
 
 def migrated_database(config: Config, settings: Settings) -> Settings:

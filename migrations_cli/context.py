@@ -29,6 +29,8 @@ class MigrationsContext:
     read_only: bool = False
     # How `script` loaded its revision files, when through the revision cache.
     revision_loading: CachedLoading | None = None
+    # The global options of the command line, as given (before the command's name).
+    global_words: tuple[str, ...] = ()
 
     @cached_property
     def alembic_config(self) -> Config:

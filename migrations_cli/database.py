@@ -41,7 +41,31 @@ def create_engine(settings: Settings) -> Engine:
         ) from None
     if made_ddl_transactional(engine):
         _make_ddl_transactional(engine)
+    if settings.target_schema:
+        _confine_to_schema(engine, settings.target_schema)
     return engine
+
+
+def _confine_to_schema(engine: Engine, schema: str) -> None:
+    """A target that is a schema of a shared PostgreSQL database: every connection's
+    search_path is that schema alone, so the version table, the tool's tables and the
+    migrations' unqualified names are the schema's (a second schema on the path would let
+    its alembic_version pass for the target's). SQLAlchemy's recipe for a default schema."""
+    from sqlalchemy import event
+
+    if engine.dialect.name != "postgresql":
+        raise SettingsError(
+            f"a target schema ({schema}) needs PostgreSQL; on {engine.dialect.name} give each "
+            "target a database of its own"
+        )
+
+    @event.listens_for(engine, "connect", insert=True)
+    def _search_path(dbapi_connection: Any, record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a SET in a transaction that rolls back is undone
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f'SET search_path TO "{schema}"')
+        dbapi_connection.autocommit = autocommit
 
 
 def made_ddl_transactional(engine: Engine) -> bool:

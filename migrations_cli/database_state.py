@@ -43,10 +43,13 @@ class DatabaseState:
 
 def read_heads(settings: Settings) -> tuple[str, ...]:
     """The version table's revisions, on a connection of their own (closed at once)."""
+    from migrations_cli import target_report
     from migrations_cli.database import database_heads, opened_connection
 
     with opened_connection(settings) as connection:
-        return database_heads(connection)
+        heads = database_heads(connection)
+    target_report.where_it_stands(heads)  # (for the table of a fan-out over targets)
+    return heads
 
 
 def read_database_state(context: MigrationsContext) -> DatabaseState:

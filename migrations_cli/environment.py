@@ -117,6 +117,8 @@ def _run(
         "transaction_per_migration": True,
         "include_object": plugin_include_object(hook),
         "process_revision_directives": revision_directives(hook, _is_autogenerate(config)),
+        # A target schema holds its own version table (search_path is the schema's too).
+        "version_table_schema": settings.target_schema,
     }
     options = merged(options, plugin_options(hook, config, settings))
     if context.is_offline_mode():
@@ -140,7 +142,16 @@ def _run(
     try:
         with connect(engine, settings) as connection:
             _cancel_statements_of_a_killed_process(connection)
-            lock = partial(migration_lock, engine, settings.lock, settings.lock_timeout, connection)
+            if settings.target_schema:
+                _create_schema(connection, settings.target_schema)
+            lock = partial(
+                migration_lock,
+                engine,
+                settings.lock,
+                settings.lock_timeout,
+                connection,
+                schema=settings.target_schema,
+            )
             _run_online(context, config, settings, connection, options, hook, lock)
     finally:
         if shared is None:
@@ -372,6 +383,26 @@ def _database_name(dialect: Dialect) -> str:
     if getattr(dialect, "is_mariadb", False):
         return "MariaDB"
     return _DATABASE_NAMES.get(dialect.name, dialect.name)
+
+
+def _create_schema(connection: Connection, schema: str) -> None:
+    """A new tenant's schema is created by its first run (looked up first: CREATE SCHEMA
+    IF NOT EXISTS needs the right to create schemas even when the schema exists; and a
+    second run creating it at the same moment is no error)."""
+    from sqlalchemy import exc, text
+
+    def exists() -> bool:
+        query = text("SELECT 1 FROM pg_namespace WHERE nspname = :schema")
+        return bool(connection.execute(query, {"schema": schema}).scalar())
+
+    if not exists():
+        try:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        except exc.DBAPIError:
+            connection.rollback()
+            if not exists():
+                raise
+    connection.commit()
 
 
 def _cancel_statements_of_a_killed_process(connection: Connection) -> None:

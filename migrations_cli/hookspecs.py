@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from migrations_cli.lint_rules import Rule
     from migrations_cli.settings import Settings
+    from migrations_cli.targets import Target
 
 PROJECT_NAME = "migrations_cli"
 
@@ -130,6 +131,19 @@ def lint_rules() -> list[Rule] | None:
     every revision linted, and on the file ``migrate create`` writes. A rule id is silenced
     like a built-in one: a ``# migrate-lint: disable=ID`` comment in the revision, or the
     setting MIGRATIONS_LINT_DISABLE.
+    """
+
+
+@hookspec
+def migration_targets(settings: Settings) -> list[Target | dict[str, Any]] | None:
+    """List databases for ``--targets`` and ``--group`` beside those of the targets file
+    (MIGRATIONS_TARGETS): e.g. the tenants in a team's own registry.
+
+    Called once by a command given ``--targets`` or ``--group``. Return a list of
+    ``migrations_cli.targets.Target(name, url, schema=None, group=None)``, or of dicts with
+    those keys; ``None`` or ``[]`` adds none. Every plugin's targets are added, after the
+    file's; a name listed twice is an error. A ``schema`` makes the target that schema of a
+    shared PostgreSQL database.
     """
 
 

@@ -86,16 +86,22 @@ LockCheck = Callable[[], None]
 
 @contextmanager
 def migration_lock(
-    engine: Engine, kind: LockKind, timeout: float, migration: Connection | None = None
+    engine: Engine,
+    kind: LockKind,
+    timeout: float,
+    migration: Connection | None = None,
+    schema: str | None = None,
 ) -> Iterator[LockCheck]:
     """Hold the migration lock of `kind` for the block; wait at most `timeout` seconds.
+    `schema`: the run migrates that schema of a shared database (a target schema), which
+    gets a lock of its own, so that the schemas of one database migrate side by side.
 
     `migration` is the connection the revisions run on, when the caller has one: the lock
     lives on it or is checked from it (see the module's docstring). The block receives a
     check to call before each revision commits: it raises LockLost when the lock is gone,
     so no revision commits unguarded.
     """
-    lock = _make_lock(engine, kind, migration)
+    lock = _make_lock(engine, kind, migration, schema)
     if lock is None:
         yield _always_held
         return
@@ -151,7 +157,9 @@ def _release_quietly(lock: _Lock, warn: bool = True) -> None:
             )
 
 
-def _make_lock(engine: Engine, kind: LockKind, migration: Connection | None) -> _Lock | None:
+def _make_lock(
+    engine: Engine, kind: LockKind, migration: Connection | None, schema: str | None = None
+) -> _Lock | None:
     if kind == "none":
         return None
     dialect = engine.dialect.name
@@ -164,7 +172,7 @@ def _make_lock(engine: Engine, kind: LockKind, migration: Connection | None) -> 
             return None  # a database private to this process
         return _FileLock(Path(f"{database}.migrate-lock"))
     if dialect == "postgresql":
-        return _PostgreSQLAdvisoryLock(engine, migration)
+        return _PostgreSQLAdvisoryLock(engine, migration, schema)
     if dialect in ("mysql", "mariadb"):
         return _NamedLock(engine, migration)
     raise SettingsError(
@@ -219,10 +227,12 @@ def _advisory_key(name: str) -> int:
 
 
 class _PostgreSQLAdvisoryLock:
-    """A session-level advisory lock, per database, on a connection of its own, checked from
+    """A session-level advisory lock, per database (per schema for a target schema: the
+    schemas of one database migrate side by side), on a connection of its own, checked from
     the migration connection before each revision commits; the migration connection keeps
     RUNNING_KEY for the run (see the module's docstring)."""
 
+    # The keys of the database's own lock; a target schema's are derived from its name.
     KEY = _advisory_key(LOCK_NAME)
     RUNNING_KEY = _advisory_key(f"{LOCK_NAME}.running")
     # pg_locks shows a bigint key as its high half (classid) and low half (objid), objsubid 1.
@@ -233,7 +243,12 @@ class _PostgreSQLAdvisoryLock:
           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
     """
 
-    def __init__(self, engine: Engine, migration: Connection | None) -> None:
+    def __init__(
+        self, engine: Engine, migration: Connection | None, schema: str | None = None
+    ) -> None:
+        if schema:
+            self.KEY = _advisory_key(f"{LOCK_NAME}.{schema}")
+            self.RUNNING_KEY = _advisory_key(f"{LOCK_NAME}.{schema}.running")
         self._connection = _lock_connection(engine)
         self._migration = migration
         self._pid: int | None = None  # the lock connection's backend, once it holds the lock

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-from migrations_cli import output
+from migrations_cli import output, target_report
 from migrations_cli.errors import MigrationsError, PluginError, describe, traceback_frames
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ class MigrationRun:
         self.revisions.append(revision)
         self.current = heads
         self._left.append(heads)
+        target_report.revision_applied(revision)
         output.info(f"  {self.verb:<8} {revision}  {seconds:6.2f}s  {doc or ''}".rstrip())
 
     def start_clock(self) -> None:
@@ -241,10 +242,17 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     config.attributes[RUN_KEY] = run
     try:
         getattr(command, direction)(config, target)
+    except Exception:
+        if run.observed:  # (where a failed run left the database, for a fan-out's table)
+            target_report.where_it_stands(run.current, run.previous, run.revisions)
+        raise
     finally:
         del config.attributes[RUN_KEY]
     if not run.observed:  # an env.py that names our module without handing over to it
         run.current = _read_heads(context.database)
+    target_report.where_it_stands(
+        run.current, run.previous if run.observed else None, run.revisions
+    )
     return run
 
 
@@ -291,7 +299,9 @@ def _run_with_own_environment(
     }
     engine = create_engine(database)
     try:
-        with migration_lock(engine, database.lock, database.lock_timeout) as still_locked:
+        with migration_lock(
+            engine, database.lock, database.lock_timeout, schema=database.target_schema
+        ) as still_locked:
             run.check_lock = still_locked
             # Read under the lock: a process that waited sees what the one before it applied.
             run.previous = run.current = _read_heads(database)
@@ -333,6 +343,7 @@ def _run_with_own_environment(
             "could neither show each revision nor record checksums for this run"
         )
     call_after_migrate(hook, config, run)
+    target_report.where_it_stands(run.current, run.previous, run.revisions)
     return run
 
 

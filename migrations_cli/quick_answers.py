@@ -25,6 +25,7 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from migrations_cli import target_report
 from migrations_cli.checksums import CHECKSUM_TABLE
 from migrations_cli.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
 from migrations_cli.settings import Settings
@@ -68,6 +69,7 @@ def quick_answer(args: Sequence[str], settings: Settings) -> int | None:
     if database is None:
         return None
     current, checksums = database
+    target_report.where_it_stands(current)
     if name == "current":
         graph_answers.print_current(current, graph, json_output)
         return 0

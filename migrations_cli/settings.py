@@ -36,6 +36,7 @@ DISABLE_FLAG = "-p"
 DISABLE_FLAG_PREFIX = "no:"
 
 _METADATA_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 # sqlite:///relative/path.db (three slashes, then no fourth): a path relative to the process.
 _RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)(?!file:)([^?]+)(.*)$")
@@ -64,6 +65,13 @@ class Settings:
     ini_section: str = DEFAULT_INI_SECTION
     # -x KEY=VALUE, in order: what env.py reads with context.get_x_argument().
     x_arguments: tuple[str, ...] = ()
+    # MIGRATIONS_TARGETS, made absolute: the TOML file naming the databases `--targets` runs
+    # over (migrations_cli.targets).
+    targets_file: Path | None = None
+    # Which target this run migrates, set by the fan-out for each target's run (or by hand):
+    # its name reaches env.py, and a schema puts the version table and search_path there.
+    target_name: str | None = None
+    target_schema: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -147,6 +155,9 @@ def load_settings(
         ),
         ini_section=section,
         x_arguments=x_arguments,
+        targets_file=_targets_file(value("MIGRATIONS_TARGETS"), project_dir),
+        target_name=value("MIGRATIONS_TARGET"),
+        target_schema=_checked_schema(value("MIGRATIONS_TARGET_SCHEMA")),
     )
 
 
@@ -317,6 +328,22 @@ def _absolute_sqlite_path(url: str | None, project_dir: Path) -> str | None:
     prefix, database, query = match.groups()
     # SQLAlchemy percent-decodes the path: encode the folder's %, ?, # and spaces.
     return f"{prefix}{quote((project_dir / unquote(database)).as_posix())}{query}"
+
+
+def _targets_file(configured: str | None, project_dir: Path) -> Path | None:
+    """The targets file, relative to the .env folder; read (and so checked) only by a
+    command given --targets or --group."""
+    return (project_dir / Path(configured).expanduser()).resolve() if configured else None
+
+
+def _checked_schema(schema: str | None) -> str | None:
+    """A schema name goes into SQL (SET search_path): a plain identifier only."""
+    if schema is not None and not _SCHEMA_NAME.match(schema):
+        raise SettingsError(
+            f"MIGRATIONS_TARGET_SCHEMA={schema!r} must be a plain identifier "
+            "(letters, digits, _; not starting with a digit)"
+        )
+    return schema
 
 
 def _checked_metadata_path(path: str | None) -> str | None:

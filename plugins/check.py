@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from migrations_cli import output
+from migrations_cli import output, target_report
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError
+from migrations_cli.fan_out import fans_out
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import describe_revisions
 from migrations_cli.report_formats import (
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 
+@fans_out()
 def check(
     ctx: typer.Context,
     output_format: FormatOption = OutputFormat.text,
@@ -42,7 +44,9 @@ def check(
         raise MigrationsError(NO_MODELS)
     script = context.script
     with opened_connection(context.database) as connection:
-        revision = describe_revisions(head_of_database(script, database_heads(connection)))
+        heads = database_heads(connection)
+        target_report.where_it_stands(heads)
+        revision = describe_revisions(head_of_database(script, heads))
     # (as `alembic check`: through env.py, whose comparators and filters apply)
     differences = env_differences(context)
     shown_format = chosen(output_format, json_output)

@@ -7,10 +7,12 @@ import typer
 from migrations_cli.arguments import JsonOption
 from migrations_cli.context import get_context
 from migrations_cli.database_state import read_heads
+from migrations_cli.fan_out import fans_out
 from migrations_cli.graph_answers import print_current
 from migrations_cli.hookspecs import hookimpl
 
 
+@fans_out()
 def current(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the database's current revision(s)."""
     context = get_context(ctx, read_only=True)

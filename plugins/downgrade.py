@@ -14,6 +14,7 @@ from migrations_cli.arguments import complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.dry_run import DryRunOption, report_dry_run
 from migrations_cli.errors import MigrationsError
+from migrations_cli.fan_out import fans_out
 from migrations_cli.guard import YesOption, confirm_on_production
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 STEPS_BACK = re.compile(r"-\d+")
 
 
+@fans_out()
 def downgrade(
     ctx: typer.Context,
     revision: Annotated[

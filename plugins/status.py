@@ -12,6 +12,7 @@ from migrations_cli.arguments import JsonOption
 from migrations_cli.checksums import warn_about_checksums
 from migrations_cli.context import get_context
 from migrations_cli.database_state import PENDING, graph_state, unknown_revision_advice
+from migrations_cli.fan_out import fans_out
 from migrations_cli.graph_answers import print_status
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.report_formats import (
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from migrations_cli.graph_snapshot import GraphSnapshot
 
 
+@fans_out()
 def status(
     ctx: typer.Context,
     check: Annotated[

@@ -11,11 +11,13 @@ from migrations_cli import output
 from migrations_cli.arguments import complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.dry_run import DryRunOption, report_dry_run
+from migrations_cli.fan_out import fans_out
 from migrations_cli.hookspecs import hookimpl
 from migrations_cli.migration_run import run_migration
 from migrations_cli.offline_sql import OutputOption, SqlOption, check_sql_options, write_offline_sql
 
 
+@fans_out()
 def upgrade(
     ctx: typer.Context,
     revision: Annotated[

@@ -24,6 +24,7 @@ from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
 from migrations_cli.errors import MigrationsError, SettingsError, describe
+from migrations_cli.fan_out import fans_out
 from migrations_cli.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ FromOption = Annotated[
 ]
 
 
+@fans_out(url_option="--scratch-url")
 def verify(
     ctx: typer.Context,
     scratch_url: ScratchOption = None,
