@@ -181,7 +181,11 @@ def _run_online(
             from alembic.util import CommandError
 
             if isinstance(error, CommandError):
-                raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
+                from migrations_cli.squashing import below_baseline_error
+
+                # Alembic's own errors (unknown revision, ...) already say what is wrong,
+                # unless the revision is one a baseline replaced.
+                raise below_baseline_error(context.script, run.previous) or error
             unrecorded = run.settle(_heads_after_failure(migration_context, run))
             write_checksums = lock is not None
             failed = _failure(context, migration_context, error, unrecorded)

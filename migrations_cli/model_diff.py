@@ -133,17 +133,38 @@ _MODIFIED = {
 }
 
 
-def _modified_column(diff: tuple[Any, ...], dialect: Dialect) -> Difference:
+@dataclass(frozen=True)
+class ColumnChange:
+    """A modify_* diff's parts in words: `old` is the database's value, `new` the models'."""
+
+    what: str  # "column type changed"
+    column: str  # "users.name"
+    old: str
+    new: str
+
+
+def column_change(diff: tuple[Any, ...], dialect: Dialect) -> ColumnChange:
+    """One of Alembic's modify_* tuples (modify_type, modify_nullable, ...) in words."""
     kind, schema, table, column, _existing, old, new = diff
-    name = _qualified(schema, table)
     render: Callable[[Any], str] = {
         "modify_type": lambda type_: _type_text(type_, dialect),
         "modify_nullable": lambda nullable: "NULL" if nullable else "NOT NULL",
         "modify_default": _default_text,
         "modify_comment": _quoted,
     }[kind]
+    return ColumnChange(
+        _MODIFIED[kind], f"{_qualified(schema, table)}.{column}", render(old), render(new)
+    )
+
+
+def _modified_column(diff: tuple[Any, ...], dialect: Dialect) -> Difference:
+    kind, schema, table, column = diff[:4]
+    change = column_change(diff, dialect)
     return Difference(
-        kind, name, column, f"{_MODIFIED[kind]}: {name}.{column} {render(old)} -> {render(new)}"
+        kind,
+        _qualified(schema, table),
+        column,
+        f"{change.what}: {change.column} {change.old} -> {change.new}",
     )
 
 
