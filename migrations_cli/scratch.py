@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -164,7 +164,7 @@ def wipe(scratch: Settings) -> None:
     from migrations_cli.database import opened_connection
 
     with opened_connection(scratch) as connection:
-        inspector = inspect(connection)
+        inspector: Any = inspect(connection)  # (get_enums is PostgreSQL's inspector's)
         quote = connection.dialect.identifier_preparer.quote
         dialect = connection.dialect.name
         cascade = " CASCADE" if dialect == "postgresql" else ""
@@ -178,7 +178,7 @@ def wipe(scratch: Settings) -> None:
             statements += [
                 f"DROP TYPE IF EXISTS {quote(enum['name'])} CASCADE"
                 for enum in inspector.get_enums()
-            ]  # type: ignore[attr-defined]
+            ]
             statements += [
                 f"DROP SEQUENCE IF EXISTS {quote(name)}" for name in inspector.get_sequence_names()
             ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-
 # Revisions that would add a unique constraint do something else instead.
 SEED = 8
 TICKETS = 16
@@ -51,7 +50,7 @@ def _steps(index: int) -> tuple[str, str, str]:
                 "tickets",
                 sa.Column("id", sa.Integer(), primary_key=True),
                 sa.Column("state", sa.Enum("open", "closed", name="ticket_state"), nullable=False),
-                sa.Column("parent_id", sa.Integer(), sa.ForeignKey("parent.id", ondelete="CASCADE")),
+                sa.Column("parent_id", sa.ForeignKey("parent.id", ondelete="CASCADE")),
                 comment="support tickets",
             )
             """,
