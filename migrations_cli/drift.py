@@ -57,9 +57,10 @@ def drift_of(database: Settings, scratch: Settings, hook: pluggy.HookRelay | Non
     )
     from migrations_cli.migration_run import describe_revisions
     from migrations_cli.schema_compare import schema_differences
-    from migrations_cli.scratch import replay, scratch_config, wipe
+    from migrations_cli.scratch import history_schema, require_same_kind, scratch_config
     from migrations_cli.squashing import below_baseline_error
 
+    require_same_kind(database, scratch, "drift")
     heads = read_heads(database)
     if not heads:
         raise MigrationsError(
@@ -73,10 +74,7 @@ def drift_of(database: Settings, scratch: Settings, hook: pluggy.HookRelay | Non
         raise below_baseline_error(script, unknown) or MigrationsError(
             unknown_revision_advice(unknown)
         )
-    try:
-        expected = replay(config, scratch, heads)
-    finally:
-        wipe(scratch)
+    expected = history_schema(scratch, hook, heads)
     with opened_connection(database) as connection:
         differences = schema_differences(
             expected,

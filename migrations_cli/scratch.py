@@ -156,6 +156,17 @@ def replay(config: Config, scratch: Settings, targets: tuple[str, ...]) -> Schem
         return reflect_schema(connection)
 
 
+def history_schema(
+    scratch: Settings, hook: pluggy.HookRelay | None, targets: tuple[str, ...]
+) -> Schema:
+    """The schema the history builds at `targets`, replayed on the scratch database, which
+    is emptied again afterwards (for the next database of a fan-out, say)."""
+    try:
+        return replay(scratch_config(scratch, hook), scratch, targets)
+    finally:
+        wipe(scratch)
+
+
 def wipe(scratch: Settings) -> None:
     """Drop everything from the scratch database (tables, views, and PostgreSQL's types and
     sequences), so the next replay starts from nothing."""
@@ -189,3 +200,17 @@ def wipe(scratch: Settings) -> None:
         for statement in statements:
             connection.exec_driver_sql(statement)
         connection.commit()
+
+
+def require_same_kind(database: Settings, scratch: Settings, command: str) -> None:
+    """Two schemas compare only on one kind of database: a PostgreSQL enum replayed on
+    SQLite is a VARCHAR there, which would read as drift."""
+    from sqlalchemy.engine import make_url
+
+    kinds = [make_url(url.require_database_url()).get_backend_name() for url in (database, scratch)]
+    if kinds[0] != kinds[1]:
+        raise SettingsError(
+            f"{command} replays the history on a database of the same kind as the one it "
+            f"compares ({kinds[0]}), not on {kinds[1]}: give --scratch-url (or "
+            f"{VERIFY_URL_SETTING}) an empty {kinds[0]} database"
+        )

@@ -40,7 +40,7 @@ def baseline(
     from migrations_cli.database_state import read_heads
     from migrations_cli.migration_run import describe_revisions
     from migrations_cli.schema_compare import schema_differences
-    from migrations_cli.scratch import replay, scratch_config
+    from migrations_cli.scratch import history_schema, require_same_kind
 
     context = get_context(ctx)
     config = context.alembic_config
@@ -62,7 +62,8 @@ def baseline(
     hook = context.plugin_manager.hook
     configured = scratch_url or configured_scratch_url(context.settings)
     with scratch_database(context.settings, configured, "baseline") as scratch:
-        expected = replay(scratch_config(scratch, hook), scratch, (target,))
+        require_same_kind(database, scratch, "baseline")
+        expected = history_schema(scratch, hook, (target,))
     with opened_connection(database) as connection:
         differences = schema_differences(
             expected,
