@@ -44,10 +44,10 @@ def model_differences(
     )
     # compare_metadata takes a list of MetaData as env.py's target_metadata does.
     diffs: list[Any] = compare_metadata(migration_context, metadata)  # type: ignore[arg-type]
-    return [describe_difference(diff, connection.dialect) for diff in _flattened(diffs)]
+    return [describe_difference(diff, connection.dialect) for diff in flattened(diffs)]
 
 
-def _flattened(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
+def flattened(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
     """Alembic groups the changes to one column in a list; one difference per change here."""
     for diff in diffs:
         if isinstance(diff, list):

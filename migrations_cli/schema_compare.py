@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from migrations_cli.model_diff import column_change, describe_difference
+from migrations_cli.model_diff import column_change, describe_difference, flattened
 
 if TYPE_CHECKING:
     import pluggy
@@ -95,7 +95,7 @@ def schema_differences(
             "include_object": _include_object(hook),
         },
     )
-    diffs = list(_flattened(compare_metadata(migration_context, expected.metadata)))
+    diffs = list(flattened(compare_metadata(migration_context, expected.metadata)))
     words = _Words(expected_name, found_name)
     found_differences = [words.describe(diff, found) for diff in diffs]
     return found_differences + _beyond_alembic(expected, reflect_schema(found), words)
@@ -116,15 +116,6 @@ def _include_object(hook: pluggy.HookRelay | None) -> Any:
         return plugins is None or bool(plugins(object, name, type_, reflected, compare_to))
 
     return include_object
-
-
-def _flattened(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
-    """Alembic groups the changes to one column in a list; one difference per change here."""
-    for diff in diffs:
-        if isinstance(diff, list):
-            yield from diff
-        else:
-            yield diff
 
 
 @dataclass(frozen=True)
