@@ -185,7 +185,10 @@ def _run_online(
 
                 # Alembic's own errors (unknown revision, ...) already say what is wrong,
                 # unless the revision is one a baseline replaced.
-                raise below_baseline_error(context.script, run.previous) or error from None
+                below = below_baseline_error(context.script, run.previous)
+                if below is not None:
+                    raise below from None
+                raise
             unrecorded = run.settle(_heads_after_failure(migration_context, run))
             write_checksums = lock is not None
             failed = _failure(context, migration_context, error, unrecorded)

@@ -28,8 +28,26 @@ if TYPE_CHECKING:
 # The baseline's module attribute naming the revisions it replaced (oldest first): what lets
 # `migrate upgrade` tell a database below the baseline what to do.
 SQUASHED_ATTRIBUTE = "squashed_revisions"
-# Calls that move data or run SQL of their own: what autogenerate cannot render.
-_DATA_CALLS = frozenset({"execute", "bulk_insert", "exec_driver_sql", "executemany"})
+# Calls that move data or run SQL of their own (op.execute, a connection's, an ORM
+# session's, sa.insert/update/delete): what autogenerate cannot render.
+_DATA_CALLS = frozenset(
+    {
+        "execute",
+        "bulk_insert",
+        "exec_driver_sql",
+        "executemany",
+        "Session",
+        "sessionmaker",
+        "query",
+        "add",
+        "add_all",
+        "merge",
+        "commit",
+        "insert",
+        "update",
+        "delete",
+    }
+)
 _REVIEW_RULE = "# " + "-" * 86
 
 
@@ -100,8 +118,16 @@ def data_operations(revisions: list[Script]) -> list[DataOperation]:
             ),
             None,
         )
+        # Module-level helpers that move data count as data calls where upgrade() calls them.
+        helpers = {
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef)
+            and node.name not in ("upgrade", "downgrade")
+            and any(_is_data_call(inner, set()) for inner in ast.walk(node))
+        }
         for statement in upgrade.body if upgrade else []:
-            if any(_is_data_call(node) for node in ast.walk(statement)):
+            if any(_is_data_call(node, helpers) for node in ast.walk(statement)):
                 found.append(
                     DataOperation(
                         revision.revision,
@@ -114,12 +140,12 @@ def data_operations(revisions: list[Script]) -> list[DataOperation]:
     return found
 
 
-def _is_data_call(node: ast.AST) -> bool:
+def _is_data_call(node: ast.AST, helpers: set[str]) -> bool:
     if not isinstance(node, ast.Call):
         return False
     function = node.func
     name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
-    return name in _DATA_CALLS
+    return name in _DATA_CALLS or name in helpers
 
 
 def render_operations(connection: Connection, schema: Schema) -> tuple[str, str]:

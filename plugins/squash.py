@@ -78,9 +78,8 @@ def squash(
         hook = context.plugin_manager.hook
         expected, upgrade_body, downgrade_body, dialect = replay_and_render(scratch, hook, target)
         source = baseline_source(target, replaced, upgrade_body, downgrade_body, data, dialect)
-        output.info(
-            f"Replayed {len(replaced)} revisions up to {target.revision} on {scratch.masked_url()}"
-        )
+        where = scratch.masked_url() if configured else "a temporary SQLite database"
+        output.info(f"Replayed {len(replaced)} revisions up to {target.revision} on {where}")
         problems = prove(scratch, hook, target, source, expected)
     if dry_run:
         output.result(source)

@@ -50,7 +50,9 @@ def _steps(index: int) -> tuple[str, str, str]:
                 "tickets",
                 sa.Column("id", sa.Integer(), primary_key=True),
                 sa.Column("state", sa.Enum("open", "closed", name="ticket_state"), nullable=False),
-                sa.Column("parent_id", sa.ForeignKey("parent.id", ondelete="CASCADE")),
+                sa.Column(
+                    "parent_id", sa.Integer(), sa.ForeignKey("parent.id", ondelete="CASCADE")
+                ),
                 comment="support tickets",
             )
             """,
