@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from migrations_cli.checksums import CHECKSUM_TABLE
+from migrations_cli.locking import LOCK_TABLE
 from migrations_cli.model_diff import column_change, describe_difference, flattened
 
 if TYPE_CHECKING:
@@ -22,9 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 # Tables Alembic and migrations-cli keep for themselves: not part of anyone's schema.
-BOOKKEEPING_TABLES = frozenset(
-    {"alembic_version", "migrations_cli_lock", "migrations_cli_checksums"}
-)
+BOOKKEEPING_TABLES = frozenset({"alembic_version", LOCK_TABLE, CHECKSUM_TABLE})
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,8 @@ class _Words:
             )
         text = describe_difference(diff, found.dialect).description
         what, _, rest = text.partition(": ")
+        if what.endswith(" changed"):  # a table comment on both sides, each its own
+            return SchemaDifference(kind, f"{what.replace(' changed', ' differs')}: {rest}")
         if kind.startswith("add_"):
             return self.only(kind, True, _thing(what), rest)
         if kind.startswith("remove_"):
