@@ -38,12 +38,14 @@ if TYPE_CHECKING:
     from migrations_cli.context import MigrationsContext
 
 CHECKSUM_TABLE = "migrations_cli_checksums"
-OK, EDITED, COMMENT_ONLY, MISSING_FILE, UNRECORDED = (
+OK, EDITED, COMMENT_ONLY, MISSING_FILE, UNRECORDED, SQUASHED = (
     "ok",
     "edited",
     "comment-only",
     "missing-file",
     "unrecorded",
+    # Replaced by a baseline (`migrate squash`): its file rewritten or gone, by design.
+    "squashed",
 )
 # States that mean the database may not match the files: warned about, and `checksums` exits 1.
 PROBLEMS = frozenset({EDITED, MISSING_FILE})
@@ -456,8 +458,11 @@ def compare(
     rows = recorded or {}
     if not (applied or rows or heads):  # a database never migrated: nothing to walk
         return ChecksumReport((), recorded is not None)
+    from migrations_cli.squashing import squashed_into
+
     found: list[RevisionChecksum] = []
     defined = {each.revision: each for each in script.walk_revisions()}
+    squashed = squashed_into(script)
     for revision in [each for each in defined if each in applied][::-1]:  # oldest first
         path = revision_path(script, revision)
         message = defined[revision].doc
@@ -465,9 +470,14 @@ def compare(
             found.append(RevisionChecksum(revision, MISSING_FILE, None, message))
             continue
         state = _state_of_file(path, rows[revision]) if revision in rows else UNRECORDED
+        if state == EDITED and revision in squashed:
+            state = SQUASHED
         found.append(RevisionChecksum(revision, state, str(path), message))
     gone = sorted((set(rows) | set(heads)) - set(defined))
-    found.extend(RevisionChecksum(revision, MISSING_FILE, None, None) for revision in gone)
+    found.extend(
+        RevisionChecksum(revision, SQUASHED if revision in squashed else MISSING_FILE, None, None)
+        for revision in gone
+    )
     return ChecksumReport(tuple(found), recorded is not None)
 
 

@@ -213,6 +213,16 @@ def _run_online(
                 with context.begin_transaction():
                     context.run_migrations()
         except Exception as error:
+            from alembic.util import CommandError
+
+            if isinstance(error, CommandError):
+                from migrations_cli.squashing import below_baseline_error
+
+                # Alembic's own errors (unknown revision, ...) already say what is wrong,
+                # unless the revision is one a baseline replaced.
+                below = below_baseline_error(context.script, run.previous)
+                if below is not None:
+                    raise below from None
             write_checksums = lock is not None
             stopped = _stopped(context, migration_context, run, error)
             if stopped is error:

@@ -51,7 +51,7 @@ def model_differences(
     with model_warnings():
         # compare_metadata takes a list of MetaData as env.py's target_metadata does.
         diffs: list[Any] = compare_metadata(migration_context, metadata)  # type: ignore[arg-type]
-        differences = [describe_difference(diff, connection.dialect) for diff in _flattened(diffs)]
+        differences = [describe_difference(diff, connection.dialect) for diff in flattened(diffs)]
     return differences
 
 
@@ -90,7 +90,7 @@ def env_differences(context: MigrationsContext, config: Config | None = None) ->
         config.stdout = shown
     connection = configured.options.get("connection")
     dialect = connection.dialect if connection is not None else _default_dialect()
-    return [describe_difference(diff, dialect) for diff in _flattened(diffs)]
+    return [describe_difference(diff, dialect) for diff in flattened(diffs)]
 
 
 def _default_dialect() -> Dialect:
@@ -99,7 +99,7 @@ def _default_dialect() -> Dialect:
     return DefaultDialect()
 
 
-def _flattened(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
+def flattened(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
     """Alembic groups the changes to one column in a list; one difference per change here."""
     for diff in diffs:
         if isinstance(diff, list):
@@ -185,17 +185,38 @@ _MODIFIED = {
 }
 
 
-def _modified_column(diff: tuple[Any, ...], dialect: Dialect) -> Difference:
+@dataclass(frozen=True)
+class ColumnChange:
+    """A modify_* diff's parts in words: `old` is the database's value, `new` the models'."""
+
+    what: str  # "column type changed"
+    column: str  # "users.name"
+    old: str
+    new: str
+
+
+def column_change(diff: tuple[Any, ...], dialect: Dialect) -> ColumnChange:
+    """One of Alembic's modify_* tuples (modify_type, modify_nullable, ...) in words."""
     kind, schema, table, column, _existing, old, new = diff
-    name = _qualified(schema, table)
     render: Callable[[Any], str] = {
         "modify_type": lambda type_: _type_text(type_, dialect),
         "modify_nullable": lambda nullable: "NULL" if nullable else "NOT NULL",
         "modify_default": _default_text,
         "modify_comment": _quoted,
     }[kind]
+    return ColumnChange(
+        _MODIFIED[kind], f"{_qualified(schema, table)}.{column}", render(old), render(new)
+    )
+
+
+def _modified_column(diff: tuple[Any, ...], dialect: Dialect) -> Difference:
+    kind, schema, table, column = diff[:4]
+    change = column_change(diff, dialect)
     return Difference(
-        kind, name, column, f"{_MODIFIED[kind]}: {name}.{column} {render(old)} -> {render(new)}"
+        kind,
+        _qualified(schema, table),
+        column,
+        f"{change.what}: {change.column} {change.old} -> {change.new}",
     )
 
 

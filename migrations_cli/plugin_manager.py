@@ -60,6 +60,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = tuple(
         "verify",
         "lint",
         "checksums",
+        "squash",
+        "baseline",
+        "drift",
+        "diff",
     )
 )
 

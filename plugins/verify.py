@@ -9,13 +9,8 @@ schema (as `check` does) and the history must have one head. The project's own d
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,9 +18,15 @@ import typer
 from migrations_cli import output
 from migrations_cli.arguments import JsonOption, complete_revision
 from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError, SettingsError, describe
+from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.fan_out import fans_out
 from migrations_cli.hookspecs import hookimpl
+from migrations_cli.scratch import (
+    ScratchOption,
+    configured_scratch_url,
+    scratch_config,
+    scratch_database,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from migrations_cli.context import MigrationsContext
     from migrations_cli.settings import Settings
 
-VERIFY_URL_SETTING = "MIGRATIONS_VERIFY_URL"
 # Tables Alembic and migrations-cli keep for themselves: not part of a migration's schema.
 BOOKKEEPING_TABLES = frozenset({"alembic_version", "migrations_cli_lock"})
 
@@ -65,15 +65,6 @@ class Report:
     failures: list[str] = field(default_factory=list)
 
 
-ScratchOption = Annotated[
-    str | None,
-    typer.Option(
-        "--scratch-url",
-        help=f"An empty scratch database to verify on (default: {VERIFY_URL_SETTING}, else "
-        "a temporary SQLite file). Never DATABASE_URL.",
-        show_default=False,
-    ),
-]
 FromOption = Annotated[
     str | None,
     typer.Option(
@@ -120,112 +111,14 @@ def verify(
         raise typer.Exit(1)
 
 
-def configured_scratch_url(settings: Settings) -> str | None:
-    """MIGRATIONS_VERIFY_URL from the environment or the .env file (Settings has no field
-    for it: only this command reads it)."""
-    from migrations_cli.settings import read_env_file
-
-    found = os.environ.get(VERIFY_URL_SETTING, "").strip()
-    if not found and settings.env_file is not None:
-        found = read_env_file(settings.env_file).get(VERIFY_URL_SETTING, "").strip()
-    return found or None
-
-
-@contextmanager
-def scratch_database(settings: Settings, configured: str | None) -> Iterator[Settings]:
-    """The settings naming the scratch database: the configured one once it is checked to
-    be safe, or a temporary SQLite file deleted afterwards."""
-    if configured is None:
-        with tempfile.TemporaryDirectory(prefix="migrate-verify-") as folder:
-            path = Path(folder) / "scratch.sqlite"
-            yield replace(settings, database_url=f"sqlite:///{path.as_posix()}")
-        return
-    from migrations_cli.settings import _absolute_sqlite_path
-
-    url = _absolute_sqlite_path(configured, settings.project_dir) or configured
-    scratch = replace(settings, database_url=url)
-    if settings.database_url and same_database(url, settings.database_url):
-        raise SettingsError(
-            "the scratch database is the project's database (DATABASE_URL): verify drops "
-            "and recreates everything, so give it an empty database of its own"
-        )
-    refuse_unless_empty(scratch)
-    try:
-        yield scratch
-    finally:  # passed or failed: the next verify needs it empty again
-        empty_again(scratch)
-
-
-def normalised_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except Exception:
-        return url
-    # The driver does not change which database it is: postgresql+psycopg == postgresql.
-    parsed = parsed.set(drivername=parsed.get_backend_name())
-    if parsed.host:
-        parsed = parsed.set(host=parsed.host.lower())
-    return parsed.render_as_string(hide_password=False)
-
-
-def same_database(first: str, second: str) -> bool:
-    return normalised_url(first) == normalised_url(second)
-
-
-def empty_again(scratch: Settings) -> None:
-    """Drop every table verify left in the scratch database, which was empty before it
-    (refuse_unless_empty), on a connection of its own: the run's may be in a failed state."""
-    from sqlalchemy import MetaData
-
-    from migrations_cli.database import opened_connection
-
-    try:
-        with opened_connection(scratch) as connection:
-            tables = MetaData()
-            tables.reflect(connection)
-            tables.drop_all(connection)
-            connection.commit()
-    except Exception as error:
-        output.warn(
-            f"could not empty the scratch database {scratch.masked_url()} again "
-            f"({describe(error)}): drop its tables before the next verify"
-        )
-
-
-def refuse_unless_empty(scratch: Settings) -> None:
-    """A scratch database with tables may be someone's data: verify would drop it."""
-    from sqlalchemy import inspect
-
-    from migrations_cli.database import opened_connection
-
-    with opened_connection(scratch) as connection:
-        tables = sorted(inspect(connection).get_table_names())
-    if tables:
-        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-        raise SettingsError(
-            f"the scratch database {scratch.masked_url()} is not empty (tables: {shown}): "
-            "verify needs an empty database it may fill and empty again"
-        )
-
-
 def run_verify(
     context: MigrationsContext, scratch: Settings, from_revision: str | None, print_lines: bool
 ) -> Report:
     from alembic.script import ScriptDirectory
 
-    from migrations_cli.config import build_alembic_config, migrated_database
-
     if not context.settings.migrations_dir.is_dir():
         context.alembic_config  # noqa: B018 - raises the usual "folder does not exist" error
-    config = build_alembic_config(scratch, hook=context.plugin_manager.hook)
-    migrated = migrated_database(config, scratch).require_database_url()
-    if not same_database(migrated, scratch.require_database_url()):
-        raise SettingsError(
-            "a plugin or alembic.ini points the migrations at another database than the "
-            "scratch one: verify stops rather than migrate it"
-        )
+    config = scratch_config(scratch, context.plugin_manager.hook)
     script = ScriptDirectory.from_config(config)
     report = Report(heads=sorted(script.get_heads()))
     say = output.result if print_lines else (lambda text: None)
@@ -326,8 +219,6 @@ def migrate(config: Config, direction: str, target: str, what: str | None = None
     With `what`, a failure is returned as text for the revision's line; without, it is an
     error (the --from setup)."""
     from alembic import command
-
-    from migrations_cli.errors import describe
 
     try:
         getattr(command, direction)(config, target)

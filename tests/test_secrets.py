@@ -129,11 +129,16 @@ SWEEP: tuple[tuple[str, ...], ...] = (
     ("checksums", "--repair"),
     ("verify",),
     ("verify", "--json"),
+    ("squash", "b2", "--dry-run"),
+    ("baseline",),
+    ("drift",),
+    ("drift", "--json"),
+    ("diff", "sqlite:///a.sqlite", "sqlite:///b.sqlite"),
 )
 SWEPT_COMMANDS = {
     "upgrade", "downgrade", "create", "merge", "heads", "status", "current", "history", "show",
     "branches", "stamp", "check", "doctor", "plugins", "init", "verify", "lint", "checksums",
-    "edit",
+    "edit", "squash", "baseline", "drift", "diff",
 }  # fmt: skip
 
 
