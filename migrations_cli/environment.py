@@ -22,6 +22,8 @@ from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder, all_recor
 from migrations_cli.code_sums import MEMO_NAME
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
+from migrations_cli.ddl_retry import LockWaitFailure, RevisionRetries
+from migrations_cli.ddl_timeouts import RevisionSteps, configured_timeouts
 from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.locking import LOCK_TABLE, LockCheck, migration_lock
 from migrations_cli.metadata import load_metadata
@@ -140,16 +142,17 @@ def _run_online(
     checksums = ChecksumRecorder(context.script, settings.project_dir / CACHE_DIR / MEMO_NAME)
     # configure() comes first: Alembic judges whether the caller owns a transaction when it
     # is configured; reading the version table afterwards is safe.
-    context.configure(
+    options.update(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
         on_version_apply=_recorder(run, checksums) if run else None,
-        **options,
     )
+    context.configure(**options)
     if run is None:  # autogenerate, or a tool driving Alembic's API: no lifecycle hooks
         with context.begin_transaction():
             context.run_migrations()
         return
+    revisions, steps = _revision_runners(context, settings, run, options, own=lock is not None)
     migration_context = context.get_context()
     applied = cache(partial(_applied, context))  # (at the target, looked at twice)
     at_target = lock is not None and _at_target_before_locking(context, connection, run, applied)
@@ -175,8 +178,10 @@ def _run_online(
         write_checksums = True
         try:
             if not at_target:  # (at the target, nothing runs: nothing runs unlocked)
-                with context.begin_transaction():
-                    context.run_migrations()
+                try:
+                    revisions.run(context, run)
+                finally:
+                    steps.restore()
         except Exception as error:
             from alembic.util import CommandError
 
@@ -184,7 +189,7 @@ def _run_online(
                 raise  # Alembic's own errors (unknown revision, ...) already say what is wrong
             unrecorded = run.settle(_heads_after_failure(migration_context, run))
             write_checksums = lock is not None
-            failed = _failure(context, migration_context, error, unrecorded)
+            failed = _failure(context, migration_context, error, unrecorded, revisions.failure)
             raise MigrationsError(run.failure(failed)) from error
         finally:
             # (run.revisions: those that committed, once settle() has had its say)
@@ -192,6 +197,31 @@ def _run_online(
                 connection, run.revisions if write_checksums else (), commit=bool(lock)
             )
     call_after_migrate(hook, config, run)
+
+
+def _revision_runners(
+    context: EnvironmentContext,
+    settings: Settings,
+    run: MigrationRun,
+    options: dict[str, Any],
+    own: bool,
+) -> tuple[RevisionRetries, RevisionSteps]:
+    """Alembic's list of the revisions to run (the `fn` its command handed to env.py, among
+    the options the MigrationContext was configured with) wrapped, and configured again with
+    the same options: each revision gets its timeouts as it begins, and one that timed out
+    waiting for a lock is run again (ddl_timeouts.py, ddl_retry.py). Retries only on a
+    connection of our own: a caller's transaction, aborted, is the caller's to end."""
+    revisions = RevisionRetries(
+        options["connection"],
+        retries=settings.ddl_retries if own else 0,
+        max_wait=settings.ddl_retry_max_wait,
+        after_failure=lambda: run.settle(_heads_after_failure(context.get_context(), run)),
+    )
+    steps = RevisionSteps(
+        context.get_context().opts["fn"], configured_timeouts(settings), revisions.on_revision
+    )
+    context.configure(**options, fn=steps)
+    return revisions, steps
 
 
 def _at_target_before_locking(
@@ -254,9 +284,11 @@ def _failure(
     migration_context: MigrationContext,
     error: Exception,
     unrecorded: str | None,
+    lock_wait: LockWaitFailure | None = None,
 ) -> Failure:
     """What the error says about the revision that raised: which one, at which statement,
-    and whether its statements before the error went with its rolled-back transaction."""
+    and whether its statements before the error went with its rolled-back transaction (for
+    a lock wait that was retried, whether it had committed any is known)."""
     frame = failing_frame(error)
     revision = str(frame.f_globals.get("revision")) if frame else unrecorded
     partial_because = None
@@ -264,12 +296,19 @@ def _failure(
         partial_because = f"{_database_name(migration_context.dialect)} commits DDL at once"
     elif frame and "autocommit_block" in frame.f_code.co_names:
         partial_because = "it ran statements in autocommit_block(), which commits"
+    if lock_wait is not None and lock_wait.rolled_back:
+        partial_because = None
     return Failure(
-        reason=describe(error),
+        reason=lock_wait.reason if lock_wait else describe(error),
         revision=revision,
         statement=failed_statement(error),
         partial_because=partial_because,
         below=_revisions_below(context, revision),
+        remedy=(
+            "wait for the transaction holding the lock to end (or end it)"
+            if lock_wait
+            else Failure.remedy
+        ),
     )
 
 

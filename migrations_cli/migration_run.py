@@ -118,7 +118,10 @@ class MigrationRun:
             f"revision(s) {self.verb} before the failure are committed"
         )
         if failed.partial_because is None:
-            after = f"{name} was rolled back and left nothing behind: fix it and {self._retry()}"
+            after = (
+                f"{name} was rolled back and left nothing behind: {failed.remedy} and "
+                f"{self._retry()}"
+            )
         else:
             after = (
                 f"{name} may have left partial changes: {failed.partial_because}, so "
@@ -161,6 +164,7 @@ class Failure:
     statement: str | None = None  # the SQL that failed, as sent: placeholders, no values
     partial_because: str | None = None  # why its earlier statements stay; None: rolled back
     below: tuple[str, ...] = ()  # the revision(s) it sits on: where a downgrade was going
+    remedy: str = "fix it"  # what to do, for a rolled-back revision, before running it again
 
 
 def failing_frame(error: BaseException) -> FrameType | None:

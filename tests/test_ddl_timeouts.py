@@ -1,0 +1,366 @@
+"""Lock and statement timeouts on each revision, a revision's own, and the retry of a
+revision that timed out waiting for a lock held by another connection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from conftest import versions_in
+
+from migrations_cli.durations import parse_duration
+from migrations_cli.errors import SettingsError
+from migrations_cli.settings import load_settings
+
+FIRST, SECOND = "a1aaaaaaaaaa", "b2bbbbbbbbbb"
+REVISION = '''"""{message}"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "{revision}"
+down_revision = {down!r}
+{extra}
+
+def upgrade():
+{upgrade}
+
+
+def downgrade():
+    pass
+'''
+CREATE_ACCOUNTS = """
+    op.create_table("accounts", sa.Column("id", sa.Integer(), primary_key=True))
+    op.create_table("seen", sa.Column("name", sa.String(40)), sa.Column("value", sa.String(40)))
+"""
+ADD_COLUMN = """
+    op.add_column("accounts", sa.Column("email", sa.String(80)))
+"""
+# What the database's session says while the revision runs, kept in the table `seen`.
+LOOK = {
+    "postgresql": [
+        ("lock", "SELECT current_setting('lock_timeout')"),
+        ("statement", "SELECT current_setting('statement_timeout')"),
+    ],
+    "mysql": [
+        ("lock", "SELECT CAST(@@SESSION.lock_wait_timeout AS CHAR)"),
+        ("statement", "SELECT CAST(@@SESSION.max_statement_time AS CHAR)"),
+    ],
+    "sqlite": [("lock", "PRAGMA busy_timeout")],
+}
+
+
+def dialect_of(database_url: str) -> str:
+    return database_url.split(":")[0].split("+")[0]
+
+
+def write_revision(project, revision, down, upgrade, extra="", message="step"):
+    project.write(
+        f"alembic/versions/{revision}_{message}.py",
+        REVISION.format(
+            revision=revision, down=down, upgrade=upgrade.rstrip(), extra=extra, message=message
+        ),
+    )
+
+
+def look_upgrade(dialect: str) -> str:
+    lines = [
+        f"    value = op.get_bind().exec_driver_sql({sql!r}).scalar()\n"
+        f"    op.get_bind().exec_driver_sql("
+        f"\"INSERT INTO seen VALUES ('{name}', '\" + str(value) + \"')\")"
+        for name, sql in LOOK[dialect]
+    ]
+    return "\n".join(lines)
+
+
+def seen(database_url: str) -> dict[str, str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.execute(text("SELECT name, value FROM seen")).all())
+    finally:
+        engine.dispose()
+
+
+# --- durations ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("5s", 5), ("2m", 120), ("1h", 3600), ("300", 300), ("0.5", 0.5), ("1.5s", 1.5)],
+)
+def test_durations_are_written_with_a_unit_or_as_seconds(text, seconds):
+    assert parse_duration("KEY", text) == seconds
+
+
+@pytest.mark.parametrize("text", ["fast", "5 sec", "-1s", "0", "0ms", "inf", "5s5"])
+def test_a_bad_duration_is_a_one_line_error_naming_the_key(text):
+    with pytest.raises(SettingsError) as raised:
+        parse_duration("MIGRATIONS_DDL_LOCK_TIMEOUT", text)
+    assert str(raised.value) == (
+        f"MIGRATIONS_DDL_LOCK_TIMEOUT={text!r} must be a duration such as 500ms, 5s, 2m or a "
+        "number of seconds, above 0"
+    )
+
+
+def test_every_duration_setting_takes_the_same_spelling(project):
+    project.write_env(
+        MIGRATIONS_LOCK_TIMEOUT="2m",
+        MIGRATIONS_DDL_LOCK_TIMEOUT="500ms",
+        MIGRATIONS_STATEMENT_TIMEOUT="30",
+        MIGRATIONS_DDL_RETRIES="3",
+        MIGRATIONS_DDL_RETRY_MAX_WAIT="10s",
+    )
+
+    settings = load_settings()
+
+    assert (settings.lock_timeout, settings.ddl_lock_timeout, settings.statement_timeout) == (
+        120,
+        0.5,
+        30,
+    )
+    assert (settings.ddl_retries, settings.ddl_retry_max_wait) == (3, 10)
+
+
+def test_unset_timeouts_are_the_databases_own_and_nothing_is_retried(project):
+    settings = load_settings()
+
+    assert (settings.ddl_lock_timeout, settings.statement_timeout, settings.ddl_retries) == (
+        None,
+        None,
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("MIGRATIONS_LOCK_TIMEOUT", "5 minutes", "must be a duration such as 500ms"),
+        ("MIGRATIONS_DDL_RETRIES", "-1", "must be a whole number, 0 or more"),
+        ("MIGRATIONS_DDL_RETRIES", "two", "must be a whole number, 0 or more"),
+    ],
+)
+def test_a_bad_setting_stops_the_upgrade_with_one_line_naming_it(
+    project, migrate, key, value, message
+):
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", **{key: value})
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {key}={value!r} {message}" + result.stderr.split(message)[1]
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+# --- timeouts on each revision --------------------------------------------------------------
+
+EXPECTED = {  # lock, statement as each database shows them: 1500ms set, 250ms in a revision
+    "postgresql": {"set": ("1500ms", "1min"), "revision": ("250ms", "1min")},
+    "mysql": {"set": ("2", "60.000000"), "revision": ("1", "60.000000")},
+    "sqlite": {"set": ("1500",), "revision": ("250",)},
+}
+
+
+def test_the_settings_and_a_revisions_own_timeouts_apply_while_it_runs(
+    project, migrate, database_url
+):
+    dialect = dialect_of(database_url)
+    project.write_env(
+        DATABASE_URL=database_url,
+        MIGRATIONS_DDL_LOCK_TIMEOUT="1500ms",
+        MIGRATIONS_STATEMENT_TIMEOUT="1m",
+    )
+    write_revision(project, FIRST, None, CREATE_ACCOUNTS + look_upgrade(dialect))
+    write_revision(
+        project,
+        SECOND,
+        FIRST,
+        "    op.execute('DELETE FROM seen')\n" + look_upgrade(dialect),
+        extra='lock_timeout = "250ms"',
+    )
+
+    first = migrate("upgrade", FIRST)
+    looked_first = seen(database_url)
+    second = migrate("upgrade")
+
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    names = [name for name, _ in LOOK[dialect]]
+    assert tuple(looked_first[name] for name in names) == EXPECTED[dialect]["set"]
+    assert tuple(seen(database_url)[name] for name in names) == EXPECTED[dialect]["revision"]
+
+
+def test_without_settings_a_revision_runs_with_the_databases_own_limits(
+    project, migrate, database_url
+):
+    from sqlalchemy import create_engine, text
+
+    dialect = dialect_of(database_url)
+    project.write_env(DATABASE_URL=database_url)
+    write_revision(project, FIRST, None, CREATE_ACCOUNTS + look_upgrade(dialect))
+    engine = create_engine(database_url)
+    with engine.connect() as connection:  # a new session's values, for the same user
+        own = [str(connection.execute(text(sql)).scalar()) for _, sql in LOOK[dialect]]
+    engine.dispose()
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert [seen(database_url)[name] for name, _ in LOOK[dialect]] == own
+
+
+def test_a_revisions_timeout_that_is_not_a_duration_names_the_revision(project, migrate):
+    write_revision(project, FIRST, None, CREATE_ACCOUNTS, extra='lock_timeout = "soon"')
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    assert f"revision {FIRST}: lock_timeout='soon' must be a duration" in result.stderr
+    assert project.versions_in_db() == set()
+
+
+def test_a_statement_timeout_fails_the_revision_and_is_never_retried(
+    project, migrate, postgresql_url
+):
+    project.write_env(
+        DATABASE_URL=postgresql_url,
+        MIGRATIONS_STATEMENT_TIMEOUT="100ms",
+        MIGRATIONS_DDL_RETRIES="3",
+        MIGRATIONS_DDL_RETRY_MAX_WAIT="10ms",
+    )
+    write_revision(project, FIRST, None, CREATE_ACCOUNTS)
+    write_revision(project, SECOND, FIRST, "    op.execute('SELECT pg_sleep(2)')")
+
+    result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    assert "canceling statement due to statement timeout" in result.stderr
+    assert "retry" not in result.stderr
+    assert versions_in(postgresql_url) == {FIRST}
+
+
+# --- retrying what timed out waiting for a lock --------------------------------------------
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def server_url(request):
+    from conftest import _fresh_server_database
+
+    yield from _fresh_server_database(request.param)
+
+
+@contextmanager
+def lock_held(database_url: str, seconds: float) -> Iterator[None]:
+    """Another connection reads `accounts` in a transaction it keeps open for `seconds`:
+    a shared lock that ALTER TABLE waits for, on both databases."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    locked = threading.Event()
+
+    def hold() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT * FROM accounts"))
+            locked.set()
+            threading.Event().wait(seconds)
+            connection.rollback()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        yield
+    finally:
+        holder.join()
+        engine.dispose()
+
+
+def retrying_project(project, migrate, database_url: str, retries: str) -> None:
+    project.write_env(
+        DATABASE_URL=database_url,
+        MIGRATIONS_DDL_LOCK_TIMEOUT="200ms",  # (1s on MariaDB: it counts whole seconds)
+        MIGRATIONS_DDL_RETRIES=retries,
+        MIGRATIONS_DDL_RETRY_MAX_WAIT="50ms",
+    )
+    write_revision(project, FIRST, None, CREATE_ACCOUNTS)
+    assert migrate("upgrade").exit_code == 0
+    write_revision(project, SECOND, FIRST, ADD_COLUMN, message="email")
+
+
+def test_a_revision_that_timed_out_waiting_for_a_lock_is_retried_until_it_passes(
+    project, migrate, server_url
+):
+    retrying_project(project, migrate, server_url, retries="10")
+    held = 1.5 if dialect_of(server_url) == "mysql" else 0.6
+
+    with lock_held(server_url, held):
+        result = migrate("upgrade")
+
+    assert result.exit_code == 0, result.output
+    retries = [line for line in result.stderr.splitlines() if line.split()[:1] == ["retry"]]
+    assert retries, result.stderr
+    assert all(
+        f"retry    {SECOND}  timed out waiting for a lock on table accounts, held by " in line
+        for line in retries
+    ), retries
+    assert f"applied  {SECOND}" in result.stderr
+    assert versions_in(server_url) == {SECOND}
+
+
+def test_a_lock_held_longer_than_the_retries_fails_naming_table_holder_and_rerun(
+    project, migrate, server_url
+):
+    retrying_project(project, migrate, server_url, retries="2")
+    held = 4 if dialect_of(server_url) == "mysql" else 2
+
+    with lock_held(server_url, held):
+        result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert error.startswith(
+        f"error: upgrade stopped in revision {SECOND}: timed out waiting for a lock on table "
+        "accounts, held by "
+    ), error
+    if dialect_of(server_url) == "postgresql":  # (the holder's last query)
+        assert "held by pid " in error and "idle in transaction" in error, error
+        assert "last query: SELECT * FROM accounts; SELECT pg_terminate_backend(" in error, error
+    else:  # (MariaDB's processlist shows no query of a sleeping connection)
+        assert "held by connection " in error and "Sleep for " in error, error
+        assert "a transaction open; KILL " in error, error
+    assert ", 3 attempts [SQL: ALTER TABLE accounts ADD" in error
+    assert error.endswith(
+        f"{SECOND} was rolled back and left nothing behind: wait for the transaction holding "
+        "the lock to end (or end it) and run `migrate upgrade` again)"
+    )
+    assert len([line for line in result.stderr.splitlines() if "  retry " in line]) == 2
+    assert versions_in(server_url) == {FIRST}
+
+
+def test_mariadb_does_not_retry_a_revision_whose_ddl_committed_before_the_timeout(
+    project, migrate
+):
+    from conftest import _fresh_server_database
+
+    for database_url in _fresh_server_database("mysql"):
+        retrying_project(project, migrate, database_url, retries="3")
+        write_revision(
+            project,
+            SECOND,
+            FIRST,
+            "    op.create_table('audit', sa.Column('id', sa.Integer(), primary_key=True))"
+            + ADD_COLUMN,
+            message="email",
+        )
+
+        with lock_held(database_url, 1.5):
+            result = migrate("upgrade")
+
+        assert result.exit_code == 1
+        assert "  retry " not in result.stderr
+        assert "(not retried: MariaDB had already committed its DDL)" in result.stderr
+        assert f"{SECOND} may have left partial changes: MariaDB commits DDL at once" in (
+            result.stderr
+        )
