@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli import output
-from migrations_cli.durations import format_duration
 from migrations_cli.migration_run import failed_statement, shortened_statement
 
 if TYPE_CHECKING:
@@ -52,6 +51,15 @@ class LockWaitFailure:
 
     reason: str  # what it waited for and who held it
     rolled_back: bool | None  # whether the revision left nothing behind; None: not known
+    remedy: str  # what to do before running the command again
+
+
+@dataclass(frozen=True)
+class _LockWait:
+    """What the database says, just after the timeout, about the lock waited for."""
+
+    where: str  # "on table accounts, held by pid 4242 (...)"
+    end_holders: tuple[str, ...] = ()  # the statements that would end each holder
 
 
 class RevisionRetries:
@@ -65,12 +73,12 @@ class RevisionRetries:
         connection: Connection,
         retries: int,
         max_wait: float,
-        after_failure: Callable[[], None],
+        after_failure: Callable[[], object],
     ) -> None:
         self._connection = connection
         self._retries = retries
         self._max_wait = max_wait
-        self._after_failure = after_failure
+        self._after_failure = after_failure  # (its answer is not used)
         self._revision: str | None = None
         self._committed_early = False  # this revision has committed part of its work
         self.failure: LockWaitFailure | None = None
@@ -113,34 +121,38 @@ class RevisionRetries:
                 if not _timed_out_waiting_for_a_lock(error, self._mysql):
                     raise
                 self._after_failure()
-                waited_for = self._blockers(failed_statement(error))
+                waited = self._lock_wait(failed_statement(error))
                 if self._committed_early or attempt > self._retries:
-                    self.failure = self._last_failure(waited_for, attempt)
+                    self.failure = self._last_failure(waited, attempt)
                     raise
                 pause = _pause(attempt, self._max_wait)
                 output.info(
                     f"  {'retry':<8} {self._revision}  timed out waiting for a lock "
-                    f"{waited_for}; attempt {attempt + 1} of {self._retries + 1} "
-                    f"in {format_duration(pause)}"
+                    f"{waited.where}; attempt {attempt + 1} of {self._retries + 1} in {pause:.1f}s"
                 )
                 time.sleep(pause)
                 attempt += 1
                 run.start_clock()
 
-    def _last_failure(self, waited_for: str, attempt: int) -> LockWaitFailure:
+    def _last_failure(self, waited: _LockWait, attempt: int) -> LockWaitFailure:
+        remedy = "wait for the transaction holding the lock to end"
+        if waited.end_holders:
+            remedy += f" (or end it: {'; '.join(waited.end_holders)})"
         if self._committed_early:
             why = (
                 f"not retried: {self._database} had already committed its DDL"
                 if self._mysql
                 else "not retried: it had committed in autocommit_block()"
             )
-            return LockWaitFailure(f"timed out waiting for a lock {waited_for} ({why})", None)
+            reason = f"timed out waiting for a lock {waited.where} ({why})"
+            return LockWaitFailure(reason, rolled_back=False, remedy=remedy)
         tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
         more = "" if self._retries else "; MIGRATIONS_DDL_RETRIES=3 would try again"
         return LockWaitFailure(
-            f"timed out waiting for a lock {waited_for}, {tries}{more}",
+            f"timed out waiting for a lock {waited.where}, {tries}{more}",
             # (known only when watched: otherwise what the database does with DDL says)
             rolled_back=True if self._retries else None,
+            remedy=remedy,
         )
 
     def _on_commit(self, connection: Connection) -> None:
@@ -153,23 +165,26 @@ class RevisionRetries:
         if _IMPLICIT_COMMIT.match(statement):
             self._committed_early = True
 
-    def _blockers(self, statement: str | None) -> str:
-        """"on table accounts, held by ..." as far as the database says; after the failure,
-        the transaction that held the lock may be there still (or may have ended)."""
+    def _lock_wait(self, statement: str | None) -> _LockWait:
+        """The tables the failed statement names and the sessions holding locks on them, as
+        far as the database says; the transaction that held the lock may have ended since."""
         names = _names(statement or "")
         try:
             if self._mysql:
-                tables, holders = _mysql_blockers(self._connection, names)
+                tables, holders = _mysql_holders(self._connection, names)
             else:
-                tables, holders = _postgresql_blockers(self._connection, names)
+                tables, holders = _postgresql_holders(self._connection, names)
         except Exception as error:  # the look is for the message: never its own failure
             self._connection.rollback()
-            return f"(could not look up who held it: {type(error).__name__})"
+            return _LockWait(f"(could not look up who held it: {type(error).__name__})")
         self._connection.rollback()  # no transaction open while pausing
         where = f"on table {', '.join(tables)}" if tables else "(on a table the statement names)"
         if not holders:
-            return f"{where} (whoever held it has finished since)"
-        return f"{where}, held by {'; '.join(holders)}"
+            return _LockWait(f"{where} (whoever held it has finished since)")
+        return _LockWait(
+            f"{where}, held by {'; '.join(holder for holder, _ in holders)}",
+            tuple(end for _, end in holders),
+        )
 
 
 def _timed_out_waiting_for_a_lock(error: BaseException, mysql: bool) -> bool:
@@ -181,7 +196,7 @@ def _timed_out_waiting_for_a_lock(error: BaseException, mysql: bool) -> bool:
         return False
     original = error.orig
     if mysql:
-        arguments = getattr(original, "args", ())
+        arguments: tuple[Any, ...] = getattr(original, "args", ())
         return bool(arguments) and arguments[0] == _MYSQL_LOCK_WAIT_TIMEOUT
     code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
     return bool(code == _POSTGRESQL_LOCK_NOT_AVAILABLE)
@@ -189,7 +204,7 @@ def _timed_out_waiting_for_a_lock(error: BaseException, mysql: bool) -> bool:
 
 def _pause(attempt: int, max_wait: float) -> float:
     """Exponential backoff with jitter: between half and all of 1s, 2s, 4s..., capped."""
-    ceiling = min(max_wait, FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
+    ceiling = min(max_wait, FIRST_PAUSE_SECONDS * 2.0 ** (attempt - 1))
     return ceiling * random.uniform(0.5, 1.0)
 
 
@@ -203,13 +218,18 @@ def _names(statement: str) -> list[str]:
     return list(names)
 
 
-def _postgresql_blockers(connection: Connection, names: list[str]) -> tuple[list[str], list[str]]:
+# The tables a statement names, and (description, statement that ends it) of each holder.
+_Holders = tuple[list[str], list[tuple[str, str]]]
+
+
+def _postgresql_holders(connection: Connection, names: list[str]) -> _Holders:
     from sqlalchemy import text
 
     rows = connection.execute(
         text(
             "SELECT c.oid::regclass::text FROM pg_class c "
-            "WHERE c.oid IN (SELECT to_regclass(quote_ident(n)) FROM unnest(CAST(:names AS text[])) n) "
+            "WHERE c.oid IN (SELECT to_regclass(quote_ident(n)) "
+            "FROM unnest(CAST(:names AS text[])) n) "
             "AND c.relkind IN ('r', 'p', 'm', 'i', 'I')"
         ),
         {"names": names},
@@ -217,7 +237,7 @@ def _postgresql_blockers(connection: Connection, names: list[str]) -> tuple[list
     tables = [table for (table,) in rows]
     holders = connection.execute(
         text(
-            "SELECT a.pid, a.usename, a.state, "
+            "SELECT a.pid, a.application_name, a.usename, a.state, "
             "EXTRACT(EPOCH FROM now() - COALESCE(a.xact_start, a.query_start)), a.query "
             "FROM pg_stat_activity a WHERE a.pid IN ("
             "SELECT l.pid FROM pg_locks l WHERE l.granted AND l.pid <> pg_backend_pid() "
@@ -227,13 +247,16 @@ def _postgresql_blockers(connection: Connection, names: list[str]) -> tuple[list
         {"tables": tables},
     ).all()
     return tables, [
-        f"pid {pid} ({user}, {state} for {_seconds(age)}, last query: {_query(query)}; "
-        f"SELECT pg_terminate_backend({pid}) ends it)"
-        for pid, user, state, age, query in holders
+        (
+            f"pid {pid} ({application + ', ' if application else ''}user {user}, {state} "
+            f"for {_seconds(age)}: {_query(query)})",
+            f"SELECT pg_terminate_backend({pid})",
+        )
+        for pid, application, user, state, age, query in holders
     ]
 
 
-def _mysql_blockers(connection: Connection, names: list[str]) -> tuple[list[str], list[str]]:
+def _mysql_holders(connection: Connection, names: list[str]) -> _Holders:
     """MariaDB says which session holds a table's metadata lock only with its
     METADATA_LOCK_INFO plugin; without it, the sessions with a transaction open are the
     suspects (a transaction holds the metadata lock of every table it has touched)."""
@@ -273,8 +296,11 @@ def _mysql_blockers(connection: Connection, names: list[str]) -> tuple[list[str]
     holders = connection.execute(statement, parameters).all()
     open_transaction = "" if has_lock_info else ", a transaction open"
     return tables, [
-        f"connection {thread} ({user}, {command} for {_seconds(age)}{open_transaction}"
-        f"{', query: ' + _query(query) if query else ''}; KILL {thread} ends it)"
+        (
+            f"connection {thread} (user {user}, {command} for {_seconds(age)}{open_transaction}"
+            f"{': ' + _query(query) if query else ''})",
+            f"KILL {thread}",
+        )
         for thread, user, command, age, query in holders
     ]
 

@@ -63,7 +63,9 @@ def revision_timeouts(module: Any, revision: str, defaults: Timeouts) -> Timeout
     return Timeouts(lock=lock, statement=statement)
 
 
-def _revision_duration(module: Any, revision: str, name: str, default: float | None) -> float | None:
+def _revision_duration(
+    module: Any, revision: str, name: str, default: float | None
+) -> float | None:
     if not hasattr(module, name):
         return default
     value = getattr(module, name)
@@ -94,7 +96,10 @@ class _PostgreSQL(_Session):
     needs no statement to be rid of the one before it."""
 
     def apply(self, timeouts: Timeouts) -> None:
-        for name, seconds in (("lock_timeout", timeouts.lock), ("statement_timeout", timeouts.statement)):
+        for name, seconds in (
+            ("lock_timeout", timeouts.lock),
+            ("statement_timeout", timeouts.statement),
+        ):
             if seconds is not None:
                 milliseconds = max(1, round(seconds * 1000))
                 self.connection.exec_driver_sql(f"SET LOCAL {name} = '{milliseconds}ms'")

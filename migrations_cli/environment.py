@@ -304,11 +304,7 @@ def _failure(
         statement=failed_statement(error),
         partial_because=partial_because,
         below=_revisions_below(context, revision),
-        remedy=(
-            "wait for the transaction holding the lock to end (or end it)"
-            if lock_wait
-            else Failure.remedy
-        ),
+        remedy=lock_wait.remedy if lock_wait else Failure.remedy,
     )
 
 
