@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import versions_in
+from conftest import REPO_ROOT, versions_in
 
 from migrations_cli.durations import parse_duration
 from migrations_cli.errors import SettingsError
@@ -269,26 +269,38 @@ WAITING = {
 
 
 @contextmanager
-def lock_held(database_url: str, until_a_timeout: bool = False) -> Iterator[None]:
+def lock_held(
+    database_url: str,
+    released_at_wait: int | None = None,
+    application: str = "holder",
+    query: str = "SELECT * FROM accounts",
+) -> Iterator[None]:
     """Another connection reads `accounts` in a transaction it keeps open, a shared lock
-    that ALTER TABLE waits for on both databases: for the whole block, or (until_a_timeout)
-    until a statement has waited for it and given up, whatever the machine's speed."""
+    that ALTER TABLE waits for on both databases: for the whole block, or until the
+    `released_at_wait`-th time a statement waits for it (2: once the first attempt has
+    timed out and its error was written), whatever the machine's speed."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(database_url)
+    engine = create_engine(
+        database_url,
+        connect_args={"application_name": application} if "postgresql" in database_url else {},
+    )
     locked, done = threading.Event(), threading.Event()
 
     def hold() -> None:
         with engine.connect() as connection, engine.connect() as monitor:
-            connection.execute(text("SELECT * FROM accounts"))
+            connection.execute(text(query))
             locked.set()
-            waited = False
+            waits, waiting = 0, False
             while not done.wait(0.02):
-                waiting = monitor.execute(text(WAITING[dialect_of(database_url)])).scalar()
+                now_waiting = bool(
+                    monitor.execute(text(WAITING[dialect_of(database_url)])).scalar()
+                )
                 monitor.rollback()
-                if until_a_timeout and waited and not waiting:
+                waits += now_waiting and not waiting
+                waiting = now_waiting
+                if waits == released_at_wait:
                     break
-                waited = waited or bool(waiting)
             connection.rollback()
 
     holder = threading.Thread(target=hold)
@@ -319,7 +331,7 @@ def test_a_revision_that_timed_out_waiting_for_a_lock_is_retried_until_it_passes
 ):
     retrying_project(project, migrate, server_url, retries="10")
 
-    with lock_held(server_url, until_a_timeout=True):
+    with lock_held(server_url, released_at_wait=2):
         result = migrate("upgrade")
 
     assert result.exit_code == 0, result.output
@@ -336,7 +348,7 @@ def test_a_revision_that_timed_out_waiting_for_a_lock_is_retried_until_it_passes
 def test_a_lock_held_longer_than_the_retries_fails_naming_table_holder_and_rerun(
     project, migrate, server_url
 ):
-    retrying_project(project, migrate, server_url, retries="2")
+    retrying_project(project, migrate, server_url, retries="1")
 
     with lock_held(server_url):
         result = migrate("upgrade")
@@ -349,7 +361,7 @@ def test_a_lock_held_longer_than_the_retries_fails_naming_table_holder_and_rerun
     ), error
     if dialect_of(server_url) == "postgresql":  # (the holder's last query)
         holder = re.search(
-            r"held by pid (\d+) \(user \w+, idle in transaction for [\d.]+s: "
+            r"held by pid (\d+) \(holder, user \w+, idle in transaction for [\d.]+s: "
             r"SELECT \* FROM accounts\)",
             error,
         )
@@ -362,12 +374,12 @@ def test_a_lock_held_longer_than_the_retries_fails_naming_table_holder_and_rerun
         )
         end = f"KILL {holder[1]}" if holder else None
     assert holder, error
-    assert ", 3 attempts [SQL: ALTER TABLE accounts ADD" in error
+    assert ", 2 attempts [SQL: ALTER TABLE accounts ADD" in error
     assert error.endswith(
         f"{SECOND} was rolled back and left nothing behind: wait for the transaction holding "
         f"the lock to end (or end it: {end}) and run `migrate upgrade` again)"
     ), error
-    assert len([line for line in result.stderr.splitlines() if "  retry " in line]) == 2
+    assert len([line for line in result.stderr.splitlines() if "  retry " in line]) == 1
     assert versions_in(server_url) == {FIRST}
 
 
@@ -394,3 +406,59 @@ def test_mariadb_does_not_retry_a_revision_whose_ddl_committed_before_the_timeou
         assert f"{SECOND} may have left partial changes: MariaDB commits DDL at once" in (
             result.stderr
         )
+
+
+# --- the documentation's examples ----------------------------------------------------------
+
+DOCS = REPO_ROOT / "docs" / "commands.md"
+README_SECTION = REPO_ROOT / "docs" / "readme-sections" / "i20-timeouts.md"
+
+
+def blocks(path, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", path.read_text(), re.S)
+
+
+def shape(line: str) -> str:
+    """A terminal line with what changes from run to run (numbers, user names) masked."""
+    return re.sub(r"\d+(\.\d+)?", "N", re.sub(r"user \w+", "user U", line))
+
+
+@pytest.mark.parametrize("page", [DOCS, README_SECTION], ids=["commands.md", "readme"])
+def test_the_documented_settings_are_read_as_documented(project, page):
+    [settings] = blocks(page, "dotenv")
+    project.env_file.write_text(settings)
+
+    loaded = load_settings()
+
+    assert loaded.ddl_lock_timeout == 2 and loaded.ddl_retries == 5
+    assert loaded.ddl_retry_max_wait == 10
+
+
+def test_the_documented_retry_is_what_a_terminal_shows(project, migrate, postgresql_url):
+    [settings] = blocks(README_SECTION, "dotenv")
+    [revision] = [block for block in blocks(DOCS, "python") if "lock_timeout = " in block]
+    [first, *_] = blocks(README_SECTION, "console")
+    project.env_file.write_text(f"DATABASE_URL={postgresql_url}\n{settings}")
+    project.write(
+        "alembic/versions/1f2e3d4c5b6a_create_accounts.py",
+        REVISION.format(
+            revision="1f2e3d4c5b6a", down=None, upgrade=CREATE_ACCOUNTS, extra="", message="c"
+        ),
+    )
+    assert migrate("upgrade").exit_code == 0
+    project.write("alembic/versions/7a8b9c0d1e2f_add_email.py", revision)
+
+    with lock_held(
+        postgresql_url,
+        released_at_wait=2,
+        application="nightly-report",
+        query="SELECT count(*) FROM accounts",
+    ):
+        result = migrate("upgrade")
+
+    assert result.exit_code == 0, result.output
+    shown = {shape(line) for line in [*result.stderr.splitlines(), *result.stdout.splitlines()]}
+    documented = {shape(line) for line in first.splitlines()[1:]}
+    assert documented <= shown, (documented - shown, shown)
+    for page in (DOCS, README_SECTION):
+        assert first in page.read_text()
