@@ -65,18 +65,22 @@ class _LockWait:
 class RevisionRetries:
     """Runs Alembic's migrations, resuming at a revision that timed out waiting for a lock.
 
-    `revision` is told, as each revision begins, which one it is; `before_retry` brings the
-    run's record up to date with the database after a failure (MigrationRun.settle)."""
+    `on_revision` is told, as each revision begins, which one it is; `after_failure` brings
+    the run's record up to date with the database after a failure (MigrationRun.settle).
+    On a caller's connection (`own` False) nothing is retried nor looked up: its
+    transaction, aborted, is the caller's to end."""
 
     def __init__(
         self,
         connection: Connection,
+        own: bool,
         retries: int,
         max_wait: float,
         after_failure: Callable[[], object],
     ) -> None:
         self._connection = connection
-        self._retries = retries
+        self._own = own
+        self._retries = retries if own else 0
         self._max_wait = max_wait
         self._after_failure = after_failure  # (its answer is not used)
         self._revision: str | None = None
@@ -118,7 +122,7 @@ class RevisionRetries:
                     context.run_migrations()
                 return
             except Exception as error:
-                if not _timed_out_waiting_for_a_lock(error, self._mysql):
+                if not self._own or not _timed_out_waiting_for_a_lock(error, self._mysql):
                     raise
                 self._after_failure()
                 waited = self._lock_wait(failed_statement(error))

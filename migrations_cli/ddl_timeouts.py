@@ -22,6 +22,7 @@ once the run ends. With neither a setting nor a revision of its own, nothing is 
 from __future__ import annotations
 
 import math
+from contextlib import suppress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -233,9 +234,13 @@ class RevisionSteps:
 
     def restore(self) -> None:
         """The session as it was before the run (MariaDB, SQLite): for a connection that
-        outlives the run, a caller's."""
+        outlives the run, a caller's. Quietly: after a failure, the connection may be
+        unusable, and that failure is the one to report."""
+        from sqlalchemy import exc
+
         if self._session is not None:
-            self._session.restore()
+            with suppress(exc.DBAPIError):
+                self._session.restore()
 
 
 def _sets_any(module: Any) -> bool:

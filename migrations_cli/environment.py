@@ -209,11 +209,11 @@ def _revision_runners(
     """Alembic's list of the revisions to run (the `fn` its command handed to env.py, among
     the options the MigrationContext was configured with) wrapped, and configured again with
     the same options: each revision gets its timeouts as it begins, and one that timed out
-    waiting for a lock is run again (ddl_timeouts.py, ddl_retry.py). Retries only on a
-    connection of our own: a caller's transaction, aborted, is the caller's to end."""
+    waiting for a lock is run again (ddl_timeouts.py, ddl_retry.py)."""
     revisions = RevisionRetries(
         options["connection"],
-        retries=settings.ddl_retries if own else 0,
+        own,
+        retries=settings.ddl_retries,
         max_wait=settings.ddl_retry_max_wait,
         after_failure=lambda: run.settle(_heads_after_failure(context.get_context(), run)),
     )

@@ -462,3 +462,31 @@ def test_the_documented_retry_is_what_a_terminal_shows(project, migrate, postgre
     assert documented <= shown, (documented - shown, shown)
     for page in (DOCS, README_SECTION):
         assert first in page.read_text()
+
+
+def test_a_retry_resumes_at_the_revision_that_timed_out_never_running_one_that_committed(
+    project, migrate, postgresql_url
+):
+    from test_checksums import recorded_rows
+
+    retrying_project(project, migrate, postgresql_url, retries="10")
+    count_runs = "    op.execute(\"INSERT INTO seen VALUES ('ran', '{revision}')\")\n"
+    third, fourth = "c3cccccccccc", "d4dddddddddd"
+    write_revision(project, SECOND, FIRST, count_runs.format(revision=SECOND), message="email")
+    write_revision(project, third, SECOND, count_runs.format(revision=third) + ADD_COLUMN)
+    write_revision(project, fourth, third, count_runs.format(revision=fourth))
+
+    with lock_held(postgresql_url, released_at_wait=2):
+        result = migrate("upgrade", "+2")  # (counted from FIRST, where the run began)
+
+    assert result.exit_code == 0, result.output
+    assert f"retry    {third}" in result.stderr
+    assert versions_in(postgresql_url) == {third}
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgresql_url)
+    with engine.connect() as connection:
+        ran = connection.execute(text("SELECT value FROM seen WHERE name = 'ran'")).scalars()
+        assert sorted(ran) == [SECOND, third]  # each once: SECOND committed before the retry
+    engine.dispose()
+    assert set(recorded_rows(postgresql_url)) == {FIRST, SECOND, third}
