@@ -22,8 +22,8 @@ once the run ends. With neither a setting nor a revision of its own, nothing is 
 from __future__ import annotations
 
 import math
-from contextlib import suppress
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
