@@ -220,10 +220,11 @@ class RevisionSteps:
             self._next += 1  # (when the step's transaction ended without an error)
 
     def _set_timeouts(self, step: Any, context: MigrationContext) -> None:
-        if context.connection is None:
+        script = getattr(step, "revision", None)  # (a stamp's step runs no revision)
+        if context.connection is None or script is None:
             return
-        module = step.revision.module
-        timeouts = revision_timeouts(module, step.revision.revision, self._defaults)
+        module = script.module
+        timeouts = revision_timeouts(module, script.revision, self._defaults)
         if self._session is None:
             if timeouts == Timeouts() and not _sets_any(module):
                 return  # nothing to set, and nothing was

@@ -148,11 +148,23 @@ def _run_online(
         on_version_apply=_recorder(run, checksums) if run else None,
     )
     context.configure(**options)
-    if run is None:  # autogenerate, or a tool driving Alembic's API: no lifecycle hooks
-        with context.begin_transaction():
-            context.run_migrations()
+    if run is None:  # plain alembic, autogenerate, a tool driving Alembic's API: no hooks
+        steps = _with_timeouts(context, settings, options) if _steps_function(context) else None
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if steps is not None:
+                steps.restore()
         return
-    revisions, steps = _revision_runners(context, settings, run, options, own=lock is not None)
+    revisions = RevisionRetries(
+        connection,
+        own=lock is not None,
+        retries=settings.ddl_retries,
+        max_wait=settings.ddl_retry_max_wait,
+        after_failure=lambda: run.settle(_heads_after_failure(context.get_context(), run)),
+    )
+    steps = _with_timeouts(context, settings, options, revisions.on_revision)
     migration_context = context.get_context()
     applied = cache(partial(_applied, context))  # (at the target, looked at twice)
     at_target = lock is not None and _at_target_before_locking(context, connection, run, applied)
@@ -199,29 +211,25 @@ def _run_online(
     call_after_migrate(hook, config, run)
 
 
-def _revision_runners(
+def _with_timeouts(
     context: EnvironmentContext,
     settings: Settings,
-    run: MigrationRun,
     options: dict[str, Any],
-    own: bool,
-) -> tuple[RevisionRetries, RevisionSteps]:
-    """Alembic's list of the revisions to run (the `fn` its command handed to env.py, among
-    the options the MigrationContext was configured with) wrapped, and configured again with
-    the same options: each revision gets its timeouts as it begins, and one that timed out
-    waiting for a lock is run again (ddl_timeouts.py, ddl_retry.py)."""
-    revisions = RevisionRetries(
-        options["connection"],
-        own,
-        retries=settings.ddl_retries,
-        max_wait=settings.ddl_retry_max_wait,
-        after_failure=lambda: run.settle(_heads_after_failure(context.get_context(), run)),
-    )
-    steps = RevisionSteps(
-        context.get_context().opts["fn"], configured_timeouts(settings), revisions.on_revision
-    )
+    on_revision: Callable[[Any], None] | None = None,
+) -> RevisionSteps:
+    """Alembic's list of the steps to run (the `fn` its command handed to env.py, among the
+    options the MigrationContext was configured with) wrapped, and configured again with
+    the same options: each revision gets its timeouts as it begins, and a retry resumes at
+    the one that failed (ddl_timeouts.py)."""
+    steps = RevisionSteps(_steps_function(context), configured_timeouts(settings), on_revision)
     context.configure(**options, fn=steps)
-    return revisions, steps
+    return steps
+
+
+def _steps_function(context: EnvironmentContext) -> Any:
+    """What the Alembic command handed to env.py as the steps to run (None from a caller
+    that hands none, for which Alembic's run_migrations says what is wrong)."""
+    return context.get_context().opts.get("fn")
 
 
 def _at_target_before_locking(

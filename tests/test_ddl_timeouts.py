@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import REPO_ROOT, versions_in
+from conftest import REPO_ROOT, run_process, versions_in
 
 from migrations_cli.durations import parse_duration
 from migrations_cli.errors import SettingsError
@@ -218,6 +218,29 @@ def test_without_settings_a_revision_runs_with_the_databases_own_limits(
 
     assert result.exit_code == 0, result.output
     assert [seen(database_url)[name] for name, _ in LOOK[dialect]] == own
+
+
+def test_plain_alembic_with_this_env_py_applies_the_same_timeouts(project):
+    from test_console import ALEMBIC_SCRIPT, PYPROJECT_WITH_ALEMBIC
+
+    project.write("pyproject.toml", PYPROJECT_WITH_ALEMBIC)
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite", MIGRATIONS_DDL_LOCK_TIMEOUT="1500ms")
+    write_revision(project, FIRST, None, CREATE_ACCOUNTS + look_upgrade("sqlite"))
+    write_revision(
+        project,
+        SECOND,
+        FIRST,
+        "    op.execute('DELETE FROM seen')\n" + look_upgrade("sqlite"),
+        extra="lock_timeout = 0.25",
+    )
+    url = f"sqlite:///{project.root / 'db.sqlite'}"
+
+    first = run_process([ALEMBIC_SCRIPT, "upgrade", FIRST], cwd=project.root)
+    looked_first = seen(url)
+    second = run_process([ALEMBIC_SCRIPT, "upgrade", "head"], cwd=project.root)
+
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert (looked_first["lock"], seen(url)["lock"]) == ("1500", "250")
 
 
 def test_a_revisions_timeout_that_is_not_a_duration_names_the_revision(project, migrate):
