@@ -223,11 +223,10 @@ class RevisionSteps:
         script = getattr(step, "revision", None)  # (a stamp's step runs no revision)
         if context.connection is None or script is None:
             return
-        module = script.module
-        timeouts = revision_timeouts(module, script.revision, self._defaults)
+        timeouts = revision_timeouts(script.module, script.revision, self._defaults)
         if self._session is None:
-            if timeouts == Timeouts() and not _sets_any(module):
-                return  # nothing to set, and nothing was
+            if timeouts == Timeouts():
+                return  # the database's own, and nothing has been changed yet
             self._session = _session(context.connection)
             if self._session is None:
                 return
@@ -242,7 +241,3 @@ class RevisionSteps:
         if self._session is not None:
             with suppress(exc.DBAPIError):
                 self._session.restore()
-
-
-def _sets_any(module: Any) -> bool:
-    return any(hasattr(module, name) for name in REVISION_ATTRIBUTES)
