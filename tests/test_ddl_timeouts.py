@@ -515,3 +515,36 @@ def test_a_retry_resumes_at_the_revision_that_timed_out_never_running_one_that_c
         assert sorted(ran) == [SECOND, third]  # each once: SECOND committed before the retry
     engine.dispose()
     assert set(recorded_rows(postgresql_url)) == {FIRST, SECOND, third}
+
+
+def test_the_documented_failure_after_the_last_attempt_is_what_a_terminal_shows(
+    project, migrate, postgresql_url
+):
+    [revision] = [block for block in blocks(DOCS, "python") if "lock_timeout = " in block]
+    [failed] = [
+        block for block in blocks(DOCS, "console") if "timed out" in block and "error:" in block
+    ]
+    project.write_env(
+        DATABASE_URL=postgresql_url,
+        MIGRATIONS_DDL_RETRIES="2",
+        MIGRATIONS_DDL_RETRY_MAX_WAIT="50ms",
+    )
+    project.write(
+        "alembic/versions/1f2e3d4c5b6a_create_accounts.py",
+        REVISION.format(
+            revision="1f2e3d4c5b6a", down=None, upgrade=CREATE_ACCOUNTS, extra="", message="c"
+        ),
+    )
+    assert migrate("upgrade").exit_code == 0
+    faster = revision.replace('lock_timeout = "1s"', 'lock_timeout = "200ms"')
+    project.write("alembic/versions/7a8b9c0d1e2f_add_email.py", faster)
+
+    with lock_held(
+        postgresql_url, application="nightly-report", query="SELECT count(*) FROM accounts"
+    ):
+        result = migrate("upgrade")
+
+    assert result.exit_code == 1
+    assert [shape(line) for line in result.stderr.splitlines()] == [
+        shape(line) for line in failed.splitlines()[1:]
+    ]
