@@ -14,7 +14,7 @@ from migrations_cli.errors import SettingsError
 
 _DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?$")
 _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-SPELLING = "a duration such as 500ms, 5s, 2m or a number of seconds"
+_SPELLING = "a duration such as 500ms, 5s, 2m or a number of seconds"
 
 
 def parse_duration(key: str, text: str) -> float:
@@ -24,12 +24,6 @@ def parse_duration(key: str, text: str) -> float:
     match = _DURATION.match(text.strip().lower())
     seconds = float(match[1]) * _SECONDS_PER_UNIT[match[2]] if match else 0.0
     if not 0 < seconds < math.inf:
-        raise SettingsError(f"{key}={text!r} must be {SPELLING}, above 0")
+        raise SettingsError(f"{key}={text!r} must be {_SPELLING}, above 0")
     return seconds
 
-
-def format_duration(seconds: float) -> str:
-    """The shortest of `500ms`, `5s`, `1.5s`: how a duration is printed back."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    return f"{seconds:g}s"
