@@ -26,4 +26,3 @@ def parse_duration(key: str, text: str) -> float:
     if not 0 < seconds < math.inf:
         raise SettingsError(f"{key}={text!r} must be {_SPELLING}, above 0")
     return seconds
-
