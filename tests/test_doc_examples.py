@@ -5,7 +5,9 @@ next line), the lines under a command are what it prints, stdout and stderr as a
 interleaves them. A block's commands run in one bash session (an `export` lasts), in a
 fresh copy of the example application (alembic/, app/, pyproject.toml, .env from
 .env.example), with the installed `migrate` on PATH; `<!-- example-setup: COMMAND -->`
-lines right above the block run first, unseen.
+lines right above the block run first, unseen. A block that needs a setting of its own (a
+database server, a project of another shape) says which test runs it instead,
+`<!-- example-run-by: tests/test_x.py -->`, and that test must read the page.
 
 Printed output is compared without its whitespace (a page wraps long lines and compacts
 JSON, a terminal aligns columns), `...` standing for any text, and a duration such as
@@ -29,6 +31,7 @@ from migrations_cli.testing import SETTING_NAMES
 
 DOCUMENTS = [REPO_ROOT / "README.md", REPO_ROOT / "docs" / "performance.md"]
 SETUP = re.compile(r"<!-- example-setup: (.*?) -->")
+RUN_BY = re.compile(r"<!-- example-run-by: (tests/\w+\.py) -->")
 DURATION = re.compile(r"^\d+\.\d+s$")
 
 
@@ -44,6 +47,7 @@ class Example:
     line: int
     setup: tuple[str, ...]
     steps: tuple[Step, ...]
+    run_by: str | None  # a test of its own runs it (a server, a project of its own)
 
     @property
     def name(self) -> str:
@@ -59,6 +63,7 @@ def examples(path: Path) -> list[Example]:
             continue
         setup: list[str] = []
         above = number - 1
+        run_by = RUN_BY.fullmatch(lines[above].strip()) if above >= 0 else None
         while above >= 0 and (match := SETUP.fullmatch(lines[above].strip())):
             setup.insert(0, match[1])
             above -= 1
@@ -68,7 +73,9 @@ def examples(path: Path) -> list[Example]:
                 break
             body.append(text)
         shown = str(path.relative_to(REPO_ROOT))
-        found.append(Example(shown, number + 1, tuple(setup), tuple(_steps(body))))
+        found.append(
+            Example(shown, number + 1, tuple(setup), tuple(_steps(body)), run_by and run_by[1])
+        )
     return found
 
 
@@ -166,6 +173,11 @@ def test_no_terminal_example_escapes_the_runner() -> None:
 
 @pytest.mark.parametrize("example", ALL_EXAMPLES, ids=lambda example: example.name)
 def test_example(example: Example, tmp_path: Path) -> None:
+    if example.run_by:  # that test reads this page's block and runs it in its own setting
+        source = (REPO_ROOT / example.run_by).read_text()
+        reads_readme = example.document == "README.md" and "readme_section(" in source
+        assert reads_readme or Path(example.document).name in source, example.run_by
+        return
     project = example_project(tmp_path)
     for command in example.setup:
         prepared = run(command, project)
