@@ -128,28 +128,26 @@ def pinned(
         return snapshot
     if len({entry.revision for entry in entries.values()}) != len(entries):
         return snapshot  # a revision defined twice: Alembic warns, which a snapshot would not
-    from migrations_cli.revision_cache import real_path
-
     listings: dict[str, list[str] | None] = {}
     files: dict[str, cache_files.StatKey] = {}
     sums = {entry.revision: entry.sha256 for entry in entries.values()}
-    seen: set[str] = set()  # by real path, as the loading names the files it listed
-    real_folders: dict[str, str] = {}
+    listed = 0
     for location in map(os.fspath, script._version_locations):
         names = _file_names(location)
         listings[location] = names
         for name in names or ():
             path = os.path.join(location, name)
-            real, stat = real_path(path, real_folders)
-            seen.add(real)
+            real = loading.real_paths.get(path)
+            if real is None:
+                return snapshot  # a file came since the map was built
+            listed += 1
             entry = entries.pop(real, None)
-            if entry is None:
-                continue  # a file Alembic skips by its name (not .py, __init__.py)
-            if stat is None or not entry.same_stat(stat):
-                return snapshot  # changed since the map was built
-            files[path] = cache_files.stat_key(stat)
-    if entries or seen != loading.listed:
-        return snapshot  # a file came or went since the map was built
+            if entry is not None:  # else a file Alembic skips by its name (not .py, ...)
+                # The stat the entry was checked with: a later change shows in the stat,
+                # as every file had settled then (save_snapshot checks).
+                files[path] = (entry.size, entry.mtime_ns, entry.ctime_ns, entry.inode)
+    if entries or listed != len(loading.real_paths):
+        return snapshot  # a file went since the map was built
     return replace(
         snapshot,
         inputs={"config": _config_inputs(settings), "listings": listings, "files": files},

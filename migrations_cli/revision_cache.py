@@ -41,6 +41,7 @@ from alembic.script.revision import RevisionMap
 
 from migrations_cli import __version__, cache_files
 from migrations_cli.cache_files import PendingWrite, stat_key
+from migrations_cli.revision_reader import plain_identity
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -165,6 +166,7 @@ class CachedLoading:
         self.unpinned = False
         self.finished = False
         self.listed: set[str] = set()  # every file Alembic's listing named, by real path
+        self.real_paths: dict[str, str] = {}  # each of those files' real path, by its listed one
 
     def pinned_entries(self) -> dict[str, Entry] | None:
         """Once the map is built: the entry of every file it was built from, by path, when
@@ -204,6 +206,7 @@ class CachedLoading:
                     )
                     continue
                 self.listed.add(real)
+                self.real_paths[os.fspath(file_path)] = real
                 script = self._script(real, stat)
                 if script is not None:
                     yield script
@@ -239,6 +242,14 @@ class CachedLoading:
             self.fresh[path] = entry.restamped(stat, checked_ns)
             self.changed = True
             return entry.script(path), self.fresh[path]
+        read = read_entry(path, stat, source, digest, checked_ns or 0)
+        if read is not None:
+            # A plain file: its identity read from its text, without importing it.
+            if checked_ns is None:
+                return read.script(path), None
+            self.fresh[path] = read
+            self.changed = True
+            return read.script(path), read
         script = Script._from_path(self.script_directory, path)
         if script is None or checked_ns is None:
             return script, None
@@ -336,6 +347,17 @@ def _is_value(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def read_entry(
+    path: str, stat: os.stat_result, source: bytes, digest: str, checked_ns: int
+) -> Entry | None:
+    """The entry of a plain revision file (migrations_cli.revision_reader), read from its
+    text; None when only importing it tells its identity."""
+    identity = plain_identity(source, path)
+    if identity is None:
+        return None
+    return _entry_of(path, stat, digest, checked_ns, identity)
+
+
 def learn_entry(
     path: str,
     stat: os.stat_result,
@@ -354,6 +376,12 @@ def learn_entry(
         getattr(module, name, None) != value for name, value in values.items()
     ):
         return None
+    return _entry_of(path, stat, digest, checked_ns, identity)
+
+
+def _entry_of(
+    path: str, stat: os.stat_result, digest: str, checked_ns: int, identity: dict[str, Any]
+) -> Entry:
     size, mtime_ns, ctime_ns, inode = stat_key(stat)
     return Entry(
         path=path,
@@ -364,9 +392,9 @@ def learn_entry(
         sha256=digest,
         checked_ns=checked_ns,
         revision=identity["revision"],
-        down_revision=_as_json_value(values["down_revision"]),
-        branch_labels=_as_json_value(values["branch_labels"]),
-        depends_on=_as_json_value(values["depends_on"]),
+        down_revision=_as_json_value(identity.get("down_revision")),
+        branch_labels=_as_json_value(identity.get("branch_labels")),
+        depends_on=_as_json_value(identity.get("depends_on")),
         doc=identity["__doc__"],
     )
 

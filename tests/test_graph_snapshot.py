@@ -19,7 +19,7 @@ from conftest import MIGRATE_SCRIPT, REPO_ROOT, SETTING_NAMES, Result, run_proce
 from test_revision_cache import HISTORIES, edit, history_of, set_database, settle
 
 from bench.histories import write_history
-from migrations_cli import app, cache_files, graph_snapshot
+from migrations_cli import app, cache_files, graph_snapshot, quick_answers
 
 # The revision cache tests' fixtures: files trusted at once; Alembic's own answer to a command.
 _settled_at_once = revision_cache_tests._settled_at_once
@@ -46,15 +46,20 @@ open(sys.argv[1], "w").write(json.dumps([code, heavy]))
 @pytest.fixture
 def run(migrate, monkeypatch):
     """Run a command in-process: (exit code, stdout, stderr) and whether the quick lane
-    answered it (the Typer app never ran)."""
+    answered it from the snapshot (neither the Typer app nor the revision files were read)."""
     full: list[bool] = []
-    original = app.run_app
 
-    def counting(*args, **kwargs):
-        full.append(True)
-        return original(*args, **kwargs)
+    def counting(module, name):
+        original = getattr(module, name)
 
-    monkeypatch.setattr(app, "run_app", counting)
+        def counted(*args, **kwargs):
+            full.append(True)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    counting(app, "run_app")
+    counting(quick_answers, "graph_of_the_files")
 
     def run_command(*args):
         full.clear()
