@@ -19,16 +19,19 @@ returns None, having printed nothing, and the command runs as usual. It answers 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from migrations_cli.checksums import CHECKSUM_TABLE
 from migrations_cli import graph_snapshot
+from migrations_cli.database_state import CHECKSUM_TABLE
 from migrations_cli.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
 from migrations_cli.settings import Settings, make_project_importable
+
+if TYPE_CHECKING:
+    from sqlite3 import Connection
 
 # The options each quick command accepts after its name; any other word goes to Click.
 QUICK_OPTIONS = {
@@ -138,6 +141,8 @@ def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | 
     database = _sqlite_file(settings)
     if database is None:
         return None
+    import sqlite3
+
     try:
         uri = f"file:{quote(database.as_posix())}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as connection:
@@ -149,7 +154,7 @@ def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | 
     return current, ({revision: text for revision, text in sums} if sums is not None else None)
 
 
-def _rows(connection: sqlite3.Connection, table: str, columns: str) -> list[tuple[str, ...]] | None:
+def _rows(connection: Connection, table: str, columns: str) -> list[tuple[str, ...]] | None:
     """The rows of `table`, every value text (else ValueError); None without the table."""
     found = connection.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
