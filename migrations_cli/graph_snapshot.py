@@ -37,6 +37,8 @@ from migrations_cli.revision_graph import RevisionRecord, all_revisions
 from migrations_cli.settings import ALEMBIC_INI, ENTRY_POINT_GROUP, PYPROJECT
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from alembic.script import ScriptDirectory
 
     from migrations_cli.revision_cache import CachedLoading
@@ -239,25 +241,28 @@ def _alembic_version() -> str | None:
         return None
 
 
-def _document(snapshot: GraphSnapshot) -> bytes:
-    graph = json.dumps(
-        {
-            "heads": snapshot.heads,
-            "resolved_heads": snapshot.resolved_heads,
-            "pending": snapshot.pending,
-            "sums": snapshot.file_sums,
-            "revisions": snapshot.revisions,
-        },
-        separators=(",", ":"),
-    ).encode()
+def _document(snapshot: GraphSnapshot) -> Iterator[bytes]:
+    """The header line, then the graph in pieces (one JSON object)."""
+    rest = {
+        "heads": snapshot.heads,
+        "resolved_heads": snapshot.resolved_heads,
+        "pending": snapshot.pending,
+        "sums": snapshot.file_sums,
+    }
+    pieces = cache_files.json_pieces(rest, "revisions", snapshot.revisions, list)
+    graph_sum = hashlib.sha256()
+    for piece in pieces:
+        graph_sum.update(piece.encode())
     header = {
         "format": FORMAT_VERSION,
         "tool": __version__,
         "alembic": _alembic_version(),
         "inputs": snapshot.inputs,
-        "graph_sha256": hashlib.sha256(graph).hexdigest(),
+        "graph_sha256": graph_sum.hexdigest(),
     }
-    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + graph
+    yield json.dumps(header, separators=(",", ":")).encode() + b"\n"
+    for piece in pieces:
+        yield piece.encode()
 
 
 def _snapshot(graph: dict[str, Any], inputs: dict[str, Any]) -> GraphSnapshot:

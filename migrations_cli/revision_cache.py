@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import types
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 from stat import S_ISLNK
@@ -44,7 +44,7 @@ from migrations_cli.cache_files import PendingWrite, stat_key
 from migrations_cli.revision_reader import plain_identity
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from alembic.config import Config
 
@@ -84,9 +84,10 @@ def _cache_name(script: ScriptDirectory) -> str:
     return f"revisions-{hashlib.sha256(where.encode()).hexdigest()[:16]}.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """One revision file's identity, and the file it was read from."""
+    """One revision file's identity, and the file it was read from (slots: one is kept per
+    revision file while a command runs)."""
 
     path: str
     size: int
@@ -269,10 +270,8 @@ class CachedLoading:
     def _write(self) -> None:
         self._checked_ns()
         if self.pending is not None:
-            document = cache_document(self.fresh.values())
-            self.pending.commit(
-                json.dumps(document, separators=(",", ":")).encode(), self.cache_path
-            )
+            pieces = cache_document(list(self.fresh.values()))
+            self.pending.commit((piece.encode() for piece in pieces), self.cache_path)
 
 
 def real_path(path: str | Path, real_folders: dict[str, str]) -> tuple[str, os.stat_result | None]:
@@ -296,13 +295,21 @@ def real_path(path: str | Path, real_folders: dict[str, str]) -> tuple[str, os.s
     return os.path.join(real_folder, base), stat
 
 
-def cache_document(entries: Any) -> dict[str, Any]:
-    return {
-        "format": FORMAT_VERSION,
-        "tool": __version__,
-        "alembic": alembic.__version__,
-        "files": [vars(entry) for entry in entries],
-    }
+def cache_document(entries: Sequence[Entry]) -> list[str]:
+    """The cache's JSON document of `entries`, in pieces (cache_files.json_pieces)."""
+    return cache_files.json_pieces(
+        {"format": FORMAT_VERSION, "tool": __version__, "alembic": alembic.__version__},
+        "files",
+        entries,
+        _entry_document,
+    )
+
+
+def _entry_document(entry: Entry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+
+
+_ENTRY_FIELDS = tuple(entry_field.name for entry_field in fields(Entry))
 
 
 def read_cache(path: Path) -> dict[str, Entry]:
