@@ -26,9 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,12 +94,55 @@ def _state_key(current: tuple[str, ...]) -> str:
     return " ".join(sorted(current))
 
 
-def only_built_in_plugins(settings: Settings) -> bool:
+def only_built_in_plugins(settings: Settings, environment: Any = None) -> bool:
     """Whether a run with these settings loads no plugin but the built-ins and warns about
-    none: the condition for a snapshot to be saved or used."""
+    none: the condition for a snapshot to be saved or used. `environment`: an installed
+    environment (`plugin_environment`) that had no entry point of the group: while it is
+    still the installed one, the entry points are not looked up again (importlib.metadata
+    alone costs a quick answer a fifth of its time)."""
     if settings.plugins or settings.plugins_dir is not None or settings.disabled_plugins:
         return False
-    return not settings.plugin_autoload or not entry_points(group=ENTRY_POINT_GROUP)
+    if not settings.plugin_autoload:
+        return True
+    if environment is not None and environment == plugin_environment(settings):
+        return True
+    from importlib.metadata import entry_points
+
+    return not entry_points(group=ENTRY_POINT_GROUP)
+
+
+def plugin_environment(settings: Settings) -> list[Any]:
+    """What the installed distributions' entry points (and versions) are read from, cheaply:
+    the distribution metadata folders, by name (which holds the version), with the stat of
+    their entry_points.txt, in each folder of sys.path and the project's folder (which a
+    command puts on sys.path before loading plugins). Installing, removing or upgrading a
+    distribution, or editing its entry points, changes it."""
+    found: list[Any] = []
+    project = str(settings.project_dir)
+    for folder in dict.fromkeys([project, *(path for path in sys.path if path != project)]):
+        try:
+            with os.scandir(folder or ".") as entries:
+                names = sorted(
+                    entry.name
+                    for entry in entries
+                    if entry.name.endswith((".dist-info", ".egg-info"))
+                )
+        except OSError:  # a zip file, or a missing folder
+            if os.path.isfile(folder):
+                found.append([folder, _stat(folder)])
+            continue
+        if names:  # (a folder without any, such as the script's own, says nothing)
+            found.append(
+                [
+                    folder,
+                    [
+                        [name, _stat(os.path.join(folder, name, "entry_points.txt"))]
+                        for name in names
+                    ],
+                ]
+            )
+    as_read: list[Any] = json.loads(json.dumps(found))  # as it reads back from a snapshot
+    return as_read
 
 
 def snapshot_path(settings: Settings) -> Path:
@@ -152,7 +195,13 @@ def pinned(
         return snapshot  # a file went since the map was built
     return replace(
         snapshot,
-        inputs={"config": _config_inputs(settings), "listings": listings, "files": files},
+        inputs={
+            "config": _config_inputs(settings),
+            "listings": listings,
+            "files": files,
+            # Known to have no entry point of the group only when they were looked up.
+            "environment": plugin_environment(settings) if settings.plugin_autoload else None,
+        },
         file_sums=sums,
     )
 
@@ -184,10 +233,15 @@ def read_snapshot(settings: Settings) -> GraphSnapshot | None:
         with snapshot_path(settings).open("rb") as file:
             header = json.loads(file.readline())
             graph = file.read()
+        environment = header["inputs"]["environment"]
         if (
             header["format"] != FORMAT_VERSION
             or header["tool"] != __version__
-            or header["alembic"] != _alembic_version()
+            or (
+                # The same distributions (by name and version): the same Alembic.
+                (environment is None or environment != plugin_environment(settings))
+                and header["alembic"] != _alembic_version()
+            )
             or header["inputs"]["config"] != _config_inputs(settings)
             or hashlib.sha256(graph).hexdigest() != header["graph_sha256"]
             or not _files_unchanged(header["inputs"])
@@ -235,6 +289,8 @@ def _config_inputs(settings: Settings) -> dict[str, Any]:
 
 
 def _alembic_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("alembic")
     except PackageNotFoundError:

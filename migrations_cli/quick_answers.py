@@ -59,7 +59,11 @@ def quick_answer(
     still holds, `building` set, heads, history and current take the graph from the revision
     files as the command would (within `building`), and save it."""
     command = _quick_command(args)
-    if command is None or not only_built_in_plugins(settings):
+    if command is None:
+        return None
+    graph = read_snapshot(settings)
+    environment = graph.inputs["environment"] if graph is not None else None
+    if not only_built_in_plugins(settings, environment):
         return None
     name, options = command
     database = None
@@ -67,7 +71,6 @@ def quick_answer(
         database = _read_sqlite(settings)
         if database is None:
             return None
-    graph = read_snapshot(settings)
     # `status` answers from a snapshot only when it knows the database's state, which the
     # command itself records: without a snapshot, the command runs (and takes the graph once).
     if graph is None and building is not None and name != "status":

@@ -305,6 +305,24 @@ def test_a_configured_plugin_is_never_bypassed(project, same, alembic_command):
     assert extra[-1].revision in alembic_command("heads").stdout
 
 
+def test_an_installed_entry_point_is_never_bypassed(project, same, monkeypatch, tmp_path):
+    """A warm snapshot remembers the installed distributions it saw without entry points of
+    the group: one installed since (or an entry_points.txt edited) is looked up again."""
+    history_of(project, **SMALL)
+    site = tmp_path / "site"
+    dist_info = site / "team_ep-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (site / "team_ep.py").write_text('"""A plugin with no hooks."""\n')
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: team-ep\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[other_group]\nteam = team_ep\n")
+    monkeypatch.syspath_prepend(str(site))
+    warm(same)
+
+    (dist_info / "entry_points.txt").write_text("[migrations_cli]\nteam = team_ep\n")
+    for _ in range(2):
+        same(*JSON_COMMANDS, quick=False)
+
+
 @pytest.mark.parametrize(
     ("settings", "args", "exit_code", "says"),
     [
