@@ -4,11 +4,14 @@ Alembic, SQLAlchemy or a single revision file.
 
 A snapshot is taken from the revision map a command has just built through the revision
 cache (migrations_cli.revision_cache), and saved only when its inputs are pinned down:
-- every revision file's identity came from a cache entry (literals, checked against
-  Alembic's import of the same bytes), so the graph is a function of the files' bytes;
+- every revision file's identity came from a cache entry (a plain file's literals, or
+  literals checked against Alembic's import of the same bytes), so the graph is a function
+  of the files' bytes;
 - every such file had stopped changing well before the snapshot was saved, so any later
   change shows in its stat (cache_files.settled);
-- only the built-in plugins are loaded (a plugin's configure_alembic may change the Config);
+- only the built-in plugins are loaded (a plugin's configure_alembic may change the Config;
+  the installed distributions seen without entry points of the group are recorded, so that
+  a quick answer looks them up again only when they change);
 - the version folders are not searched recursively.
 A saved snapshot is used only while the configuration files have the same bytes, each
 version folder lists the same files, each revision file has the same stat, and the tool and

@@ -5,13 +5,16 @@ Alembic builds its revision map by importing every file in versions/. Here the m
 by Alembic's own RevisionMap from the same listing, in the same order, but a file whose
 identity (revision, down_revision, branch_labels, depends_on, docstring) is cached and
 provably unchanged becomes a `Script` over a stand-in module carrying just those values.
-Any other file (new, changed, unreadable, or computing its identity) is loaded by Alembic
-itself, exactly as plain Alembic would.
+A new or changed file that is plain (migrations_cli.revision_reader: its identity written
+as literals nothing else can rebind, and it compiles) becomes one the same way, read from
+its text without being imported: a fresh clone's first run imports none of them. Any other
+file (unreadable, or computing its identity) is loaded by Alembic itself, exactly as plain
+Alembic would.
 
 The cache can never change an answer:
-- an entry is stored only when the file's identity is written as literals (read with `ast`)
-  that equal what Alembic's import of the same file produced, so the identity is a function
-  of the file's bytes alone, recorded with their SHA-256;
+- an entry is stored only when the file's identity is a function of its bytes alone,
+  recorded with their SHA-256: a plain file's, read from its text, or literals (read with
+  `ast`) that equal what Alembic's import of the same file produced;
 - an entry is trusted on the file's stat (size, mtime, ctime, inode) only when the file was
   last changed well before the entry was checked (file clocks are coarse: an edit in the
   same tick can keep the stat); otherwise the bytes are hashed and compared;

@@ -248,5 +248,8 @@ def _text(token: str) -> str | _Refused:
         return body
     import ast
 
-    value = ast.literal_eval(token)
+    try:
+        value = ast.literal_eval(token)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return _REFUSED  # an escape Python rejects: the file does not compile either
     return value if isinstance(value, str) else _REFUSED

@@ -115,6 +115,7 @@ NOT_PLAIN = {
     "the docstring set later": "revision = 'ab12'\ndown_revision = None\n__doc__ = 'x'\n",
     "a docstring of two strings": "'''a''' 'b'\nrevision = 'ab12'\ndown_revision = None\n",
     "a parenthesized docstring": "('''a''')\nrevision = 'ab12'\ndown_revision = None\n",
+    "an escape Python rejects": "revision = 'ab\\N{no such name}'\ndown_revision = None\n",
     "a syntax error": "revision = 'ab12'\ndown_revision = None\ndef upgrade(:\n    pass\n",
     "an indentation error": "revision = 'ab12'\ndown_revision = None\n  x = 1\n",
     "a coding declaration": "# -*- coding: latin-1 -*-\nrevision = 'ab12'\ndown_revision = None\n",
