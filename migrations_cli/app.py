@@ -3,7 +3,6 @@ around a command's run."""
 
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -19,9 +18,9 @@ from migrations_cli.cli import (
     VERBOSE_OPTIONS,
     X_OPTION,
     GlobalOptions,
+    error_exit,
 )
 from migrations_cli.context import MigrationsContext
-from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.plugin_manager import (
     MigrationsPluginManager,
     build_plugin_manager,
@@ -169,10 +168,7 @@ def run_app(args: list[str], settings: Settings, options: GlobalOptions) -> int:
     except SystemExit as exit_:
         return _exit_code(exit_)
     except Exception as error:
-        if options.verbose:
-            traceback.print_exception(error)
-        output.error(describe(error))
-        return error.exit_code if isinstance(error, MigrationsError) else 1
+        return error_exit(error, options.verbose)
     return 0
 
 

@@ -4,10 +4,13 @@ ever seeing half of it, and when a file's stat can be trusted to show its change
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CACHE_DIR = ".migrations-cache"
 # A file changed less than this before it was checked may have been changed again within
@@ -48,6 +51,25 @@ def make_cache_dir(folder: Path) -> None:
     _write_gitignore(folder / ".gitignore")
 
 
+# A long list in a cache document is encoded this many items at a time: one string of
+# megabytes of JSON (and its bytes) would add to the run's peak memory.
+JSON_BATCH = 500
+
+
+def json_pieces(
+    document: dict[str, Any], key: str, items: Sequence[Any], as_json: Callable[[Any], Any]
+) -> list[str]:
+    """`document` with `key` set to `as_json` of each of `items` (last), as compact JSON in
+    pieces of JSON_BATCH items that join into one document."""
+    head = json.dumps(document, separators=(",", ":"))
+    pieces = [f"{head[:-1]}{',' if document else ''}{json.dumps(key)}:["]
+    for start in range(0, len(items), JSON_BATCH):
+        batch = [as_json(item) for item in items[start : start + JSON_BATCH]]
+        pieces.append(("," if start else "") + json.dumps(batch, separators=(",", ":"))[1:-1])
+    pieces.append("]}")
+    return pieces
+
+
 @dataclass
 class PendingWrite:
     """The temporary file a new cache document goes to before it replaces the old one."""
@@ -70,12 +92,14 @@ class PendingWrite:
             os.close(handle)
         return cls(Path(name), started_ns)
 
-    def commit(self, data: bytes, cache_path: Path) -> None:
-        """Put `data` in place of `cache_path`, whole."""
+    def commit(self, data: Iterable[bytes], cache_path: Path) -> None:
+        """Put the chunks of `data` in place of `cache_path`, whole."""
         if self.file is None:
             return
         try:
-            self.file.write_bytes(data)
+            with self.file.open("wb") as file:
+                for chunk in data:
+                    file.write(chunk)
             os.replace(self.file, cache_path)
             self.file = None
         except OSError:

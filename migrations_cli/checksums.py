@@ -28,6 +28,7 @@ from migrations_cli.code_sums import (
     file_checksums,
     read_file,
 )
+from migrations_cli.database_state import CHECKSUM_TABLE as CHECKSUM_TABLE
 from migrations_cli.errors import describe
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
     from migrations_cli.context import MigrationsContext
 
-CHECKSUM_TABLE = "migrations_cli_checksums"
 OK, EDITED, COMMENT_ONLY, MISSING_FILE, UNRECORDED, SQUASHED = (
     "ok",
     "edited",

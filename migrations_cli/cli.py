@@ -148,21 +148,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     with output.redacted_output(secrets), errors.history_errors_raise(settings.migrations_dir):
         try:
-            answered = quick_answer(args, settings)
+            answered = quick_answer(args, settings, building=_running(options.verbose))
         except Exception as error:  # the quick path's error boundary, as run_app's
-            output.error(describe(error))
-            return 1
+            return error_exit(error, options.verbose)
         if answered is not None:
             return answered
         from migrations_cli.app import run_app
         from migrations_cli.settings import env_file_in_environment
 
-        with (
-            env_file_in_environment(settings),
-            _alembic_logging(options.verbose),
-            _fewer_garbage_collections(),
-        ):
+        with env_file_in_environment(settings), _running(options.verbose):
             return run_app(args, settings, options)
+
+
+def error_exit(error: Exception, verbose: bool) -> int:
+    """A command's error as one line (and its traceback with --verbose); its exit code."""
+    if verbose:
+        import traceback
+
+        traceback.print_exception(error)
+    output.error(describe(error))
+    return error.exit_code if isinstance(error, MigrationsError) else 1
+
+
+@contextmanager
+def _running(verbose: bool) -> Iterator[None]:
+    """How a command's work runs: Alembic's log on stderr, fewer garbage collections."""
+    with _alembic_logging(verbose), _fewer_garbage_collections():
+        yield
 
 
 # The collector's thresholds while a command runs: a collection after 50,000 new container

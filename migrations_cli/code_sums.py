@@ -197,7 +197,7 @@ class CodeSumMemo:
         entries = [*older, *self._used.items()][-MEMO_LIMIT:]
         document = {"format": MEMO_FORMAT, "sums": dict(entries)}
         pending = cache_files.PendingWrite.start(self._path)
-        pending.commit(json.dumps(document, separators=(",", ":")).encode(), self._path)
+        pending.commit([json.dumps(document, separators=(",", ":")).encode()], self._path)
         self._taken = False
 
 

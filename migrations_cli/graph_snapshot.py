@@ -4,11 +4,14 @@ Alembic, SQLAlchemy or a single revision file.
 
 A snapshot is taken from the revision map a command has just built through the revision
 cache (migrations_cli.revision_cache), and saved only when its inputs are pinned down:
-- every revision file's identity came from a cache entry (literals, checked against
-  Alembic's import of the same bytes), so the graph is a function of the files' bytes;
+- every revision file's identity came from a cache entry (a plain file's literals, or
+  literals checked against Alembic's import of the same bytes), so the graph is a function
+  of the files' bytes;
 - every such file had stopped changing well before the snapshot was saved, so any later
   change shows in its stat (cache_files.settled);
-- only the built-in plugins are loaded (a plugin's configure_alembic may change the Config);
+- only the built-in plugins are loaded (a plugin's configure_alembic may change the Config;
+  the installed distributions seen without entry points of the group are recorded, so that
+  a quick answer looks them up again only when they change);
 - the version folders are not searched recursively.
 A saved snapshot is used only while the configuration files have the same bytes, each
 version folder lists the same files, each revision file has the same stat, and the tool and
@@ -26,9 +29,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,8 @@ from migrations_cli.revision_graph import RevisionRecord, all_revisions
 from migrations_cli.settings import ALEMBIC_INI, ENTRY_POINT_GROUP, PYPROJECT
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from alembic.script import ScriptDirectory
 
     from migrations_cli.revision_cache import CachedLoading
@@ -92,12 +97,55 @@ def _state_key(current: tuple[str, ...]) -> str:
     return " ".join(sorted(current))
 
 
-def only_built_in_plugins(settings: Settings) -> bool:
+def only_built_in_plugins(settings: Settings, environment: Any = None) -> bool:
     """Whether a run with these settings loads no plugin but the built-ins and warns about
-    none: the condition for a snapshot to be saved or used."""
+    none: the condition for a snapshot to be saved or used. `environment`: an installed
+    environment (`plugin_environment`) that had no entry point of the group: while it is
+    still the installed one, the entry points are not looked up again (importlib.metadata
+    alone costs a quick answer a fifth of its time)."""
     if settings.plugins or settings.plugins_dir is not None or settings.disabled_plugins:
         return False
-    return not settings.plugin_autoload or not entry_points(group=ENTRY_POINT_GROUP)
+    if not settings.plugin_autoload:
+        return True
+    if environment is not None and environment == plugin_environment(settings):
+        return True
+    from importlib.metadata import entry_points
+
+    return not entry_points(group=ENTRY_POINT_GROUP)
+
+
+def plugin_environment(settings: Settings) -> list[Any]:
+    """What the installed distributions' entry points (and versions) are read from, cheaply:
+    the distribution metadata folders, by name (which holds the version), with the stat of
+    their entry_points.txt, in each folder of sys.path and the project's folder (which a
+    command puts on sys.path before loading plugins). Installing, removing or upgrading a
+    distribution, or editing its entry points, changes it."""
+    found: list[Any] = []
+    project = str(settings.project_dir)
+    for folder in dict.fromkeys([project, *(path for path in sys.path if path != project)]):
+        try:
+            with os.scandir(folder or ".") as entries:
+                names = sorted(
+                    entry.name
+                    for entry in entries
+                    if entry.name.endswith((".dist-info", ".egg-info"))
+                )
+        except OSError:  # a zip file, or a missing folder
+            if os.path.isfile(folder):
+                found.append([folder, _stat(folder)])
+            continue
+        if names:  # (a folder without any, such as the script's own, says nothing)
+            found.append(
+                [
+                    folder,
+                    [
+                        [name, _stat(os.path.join(folder, name, "entry_points.txt"))]
+                        for name in names
+                    ],
+                ]
+            )
+    as_read: list[Any] = json.loads(json.dumps(found))  # as it reads back from a snapshot
+    return as_read
 
 
 def snapshot_path(settings: Settings) -> Path:
@@ -129,31 +177,35 @@ def pinned(
         return snapshot
     if len({entry.revision for entry in entries.values()}) != len(entries):
         return snapshot  # a revision defined twice: Alembic warns, which a snapshot would not
-    from migrations_cli.revision_cache import real_path
-
     listings: dict[str, list[str] | None] = {}
     files: dict[str, cache_files.StatKey] = {}
     sums = {entry.revision: entry.sha256 for entry in entries.values()}
-    seen: set[str] = set()  # by real path, as the loading names the files it listed
-    real_folders: dict[str, str] = {}
+    listed = 0
     for location in map(os.fspath, script._version_locations):
         names = _file_names(location)
         listings[location] = names
         for name in names or ():
             path = os.path.join(location, name)
-            real, stat = real_path(path, real_folders)
-            seen.add(real)
+            real = loading.real_paths.get(path)
+            if real is None:
+                return snapshot  # a file came since the map was built
+            listed += 1
             entry = entries.pop(real, None)
-            if entry is None:
-                continue  # a file Alembic skips by its name (not .py, __init__.py)
-            if stat is None or not entry.same_stat(stat):
-                return snapshot  # changed since the map was built
-            files[path] = cache_files.stat_key(stat)
-    if entries or seen != loading.listed:
-        return snapshot  # a file came or went since the map was built
+            if entry is not None:  # else a file Alembic skips by its name (not .py, ...)
+                # The stat the entry was checked with: a later change shows in the stat,
+                # as every file had settled then (save_snapshot checks).
+                files[path] = (entry.size, entry.mtime_ns, entry.ctime_ns, entry.inode)
+    if entries or listed != len(loading.real_paths):
+        return snapshot  # a file went since the map was built
     return replace(
         snapshot,
-        inputs={"config": _config_inputs(settings), "listings": listings, "files": files},
+        inputs={
+            "config": _config_inputs(settings),
+            "listings": listings,
+            "files": files,
+            # Known to have no entry point of the group only when they were looked up.
+            "environment": plugin_environment(settings) if settings.plugin_autoload else None,
+        },
         file_sums=sums,
     )
 
@@ -185,10 +237,15 @@ def read_snapshot(settings: Settings) -> GraphSnapshot | None:
         with snapshot_path(settings).open("rb") as file:
             header = json.loads(file.readline())
             graph = file.read()
+        environment = header["inputs"]["environment"]
         if (
             header["format"] != FORMAT_VERSION
             or header["tool"] != __version__
-            or header["alembic"] != _alembic_version()
+            or (
+                # The same distributions (by name and version): the same Alembic.
+                (environment is None or environment != plugin_environment(settings))
+                and header["alembic"] != _alembic_version()
+            )
             or header["inputs"]["config"] != _config_inputs(settings)
             or hashlib.sha256(graph).hexdigest() != header["graph_sha256"]
             or not _files_unchanged(header["inputs"])
@@ -241,31 +298,36 @@ def _config_inputs(settings: Settings) -> dict[str, Any]:
 
 
 def _alembic_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("alembic")
     except PackageNotFoundError:
         return None
 
 
-def _document(snapshot: GraphSnapshot) -> bytes:
-    graph = json.dumps(
-        {
-            "heads": snapshot.heads,
-            "resolved_heads": snapshot.resolved_heads,
-            "pending": snapshot.pending,
-            "sums": snapshot.file_sums,
-            "revisions": snapshot.revisions,
-        },
-        separators=(",", ":"),
-    ).encode()
+def _document(snapshot: GraphSnapshot) -> Iterator[bytes]:
+    """The header line, then the graph in pieces (one JSON object)."""
+    rest = {
+        "heads": snapshot.heads,
+        "resolved_heads": snapshot.resolved_heads,
+        "pending": snapshot.pending,
+        "sums": snapshot.file_sums,
+    }
+    pieces = cache_files.json_pieces(rest, "revisions", snapshot.revisions, list)
+    graph_sum = hashlib.sha256()
+    for piece in pieces:
+        graph_sum.update(piece.encode())
     header = {
         "format": FORMAT_VERSION,
         "tool": __version__,
         "alembic": _alembic_version(),
         "inputs": snapshot.inputs,
-        "graph_sha256": hashlib.sha256(graph).hexdigest(),
+        "graph_sha256": graph_sum.hexdigest(),
     }
-    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + graph
+    yield json.dumps(header, separators=(",", ":")).encode() + b"\n"
+    for piece in pieces:
+        yield piece.encode()
 
 
 def _snapshot(graph: dict[str, Any], inputs: dict[str, Any]) -> GraphSnapshot:

@@ -8,7 +8,9 @@ returns None, having printed nothing, and the command runs as usual. It answers 
   folder, disabled plugin or -p): a plugin may change the Config, or the command;
 - the command line is one of the commands with options listed in QUICK_OPTIONS, after the
   global options --env-file, --database-url and --verbose (--help and the rest go to Click);
-- the snapshot is still the graph of the files as they are;
+- the snapshot is still the graph of the files as they are; without one, `heads`, `history`
+  and `current` take the graph from the files here (graph_of_the_files), as the command's
+  context would, but without Typer or the plugin manager (a fresh clone's first run);
 - for `current` and `status`: DATABASE_URL names a SQLite file, whose version table is
   read through Python's own sqlite3, read-only (any other database, or an alembic.ini's URL,
   is read by the command, through SQLAlchemy); for `status`, the snapshot also knows which
@@ -19,16 +21,19 @@ returns None, having printed nothing, and the command runs as usual. It answers 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from migrations_cli import target_report
-from migrations_cli.checksums import CHECKSUM_TABLE
+from migrations_cli import graph_snapshot, target_report
+from migrations_cli.database_state import CHECKSUM_TABLE
 from migrations_cli.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
-from migrations_cli.settings import Settings
+from migrations_cli.settings import Settings, make_project_importable
+
+if TYPE_CHECKING:
+    from sqlite3 import Connection
 
 # The options each quick command accepts after its name; any other word goes to Click.
 QUICK_OPTIONS = {
@@ -45,14 +50,34 @@ _SQLITE_FILE = re.compile(r"^sqlite(?:\+pysqlite)?:///(/[^?#]+)$")
 VERSION_TABLE = "alembic_version"
 
 
-def quick_answer(args: Sequence[str], settings: Settings) -> int | None:
+def quick_answer(
+    args: Sequence[str],
+    settings: Settings,
+    *,
+    building: AbstractContextManager[object] | None = None,
+) -> int | None:
     """The exit code after printing the command's answer from the snapshot; None (nothing
-    printed) when the command must run through Typer and Alembic."""
+    printed) when the command must run through Typer and Alembic. Without a snapshot that
+    still holds, `building` set, heads, history and current take the graph from the revision
+    files as the command would (within `building`), and save it."""
     command = _quick_command(args)
-    if command is None or not only_built_in_plugins(settings):
+    if command is None:
+        return None
+    graph = read_snapshot(settings)
+    environment = graph.inputs["environment"] if graph is not None else None
+    if not only_built_in_plugins(settings, environment):
         return None
     name, options = command
-    graph = read_snapshot(settings)
+    database = None
+    if name in ("current", "status"):
+        database = _read_sqlite(settings)
+        if database is None:
+            return None
+    # `status` answers from a snapshot only when it knows the database's state, which the
+    # command itself records: without a snapshot, the command runs (and takes the graph once).
+    if graph is None and building is not None and name != "status":
+        with building:
+            graph = graph_of_the_files(settings)
     if graph is None:
         return None
     from migrations_cli import graph_answers
@@ -65,15 +90,33 @@ def quick_answer(args: Sequence[str], settings: Settings) -> int | None:
         verbose = bool(options & {"--verbose", "-v"})
         graph_answers.print_history(graph.revisions, None, verbose, json_output)
         return 0
-    database = _read_sqlite(settings)
-    if database is None:
-        return None
+    assert database is not None
     current, checksums = database
     target_report.where_it_stands(current)
     if name == "current":
         graph_answers.print_current(current, graph, json_output)
         return 0
     return _status(graph, current, checksums, json_output, "--check" in options)
+
+
+def graph_of_the_files(settings: Settings) -> GraphSnapshot | None:
+    """The graph taken from Alembic's map of the revision files, loaded through the revision
+    cache and saved when pinned, as a read-only command's context takes it
+    (MigrationsContext.taken_graph), but without Typer or the plugin manager: only the
+    built-in plugins are in play, and none of them adjusts the Config. None when the
+    migrations folder is missing (the command says so)."""
+    if not settings.migrations_dir.is_dir():
+        return None
+    from migrations_cli.cache_files import CACHE_DIR
+    from migrations_cli.config import build_alembic_config
+    from migrations_cli.revision_cache import load_cached
+
+    make_project_importable(settings)
+    script, loading = load_cached(build_alembic_config(settings), settings.project_dir / CACHE_DIR)
+    snapshot = graph_snapshot.take_snapshot(script)
+    snapshot = graph_snapshot.pinned(snapshot, script, loading, settings)
+    graph_snapshot.save_snapshot(snapshot, settings)
+    return snapshot
 
 
 def _quick_command(args: Sequence[str]) -> tuple[str, frozenset[str]] | None:
@@ -104,6 +147,8 @@ def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | 
     database = _sqlite_file(settings)
     if database is None:
         return None
+    import sqlite3
+
     try:
         uri = f"file:{quote(database.as_posix())}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as connection:
@@ -115,7 +160,7 @@ def _read_sqlite(settings: Settings) -> tuple[tuple[str, ...], dict[str, str] | 
     return current, ({revision: text for revision, text in sums} if sums is not None else None)
 
 
-def _rows(connection: sqlite3.Connection, table: str, columns: str) -> list[tuple[str, ...]] | None:
+def _rows(connection: Connection, table: str, columns: str) -> list[tuple[str, ...]] | None:
     """The rows of `table`, every value text (else ValueError); None without the table."""
     found = connection.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)

@@ -5,13 +5,16 @@ Alembic builds its revision map by importing every file in versions/. Here the m
 by Alembic's own RevisionMap from the same listing, in the same order, but a file whose
 identity (revision, down_revision, branch_labels, depends_on, docstring) is cached and
 provably unchanged becomes a `Script` over a stand-in module carrying just those values.
-Any other file (new, changed, unreadable, or computing its identity) is loaded by Alembic
-itself, exactly as plain Alembic would.
+A new or changed file that is plain (migrations_cli.revision_reader: its identity written
+as literals nothing else can rebind, and it compiles) becomes one the same way, read from
+its text without being imported: a fresh clone's first run imports none of them. Any other
+file (unreadable, or computing its identity) is loaded by Alembic itself, exactly as plain
+Alembic would.
 
 The cache can never change an answer:
-- an entry is stored only when the file's identity is written as literals (read with `ast`)
-  that equal what Alembic's import of the same file produced, so the identity is a function
-  of the file's bytes alone, recorded with their SHA-256;
+- an entry is stored only when the file's identity is a function of its bytes alone,
+  recorded with their SHA-256: a plain file's, read from its text, or literals (read with
+  `ast`) that equal what Alembic's import of the same file produced;
 - an entry is trusted on the file's stat (size, mtime, ctime, inode) only when the file was
   last changed well before the entry was checked (file clocks are coarse: an edit in the
   same tick can keep the stat); otherwise the bytes are hashed and compared;
@@ -28,7 +31,7 @@ import hashlib
 import json
 import os
 import types
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 from stat import S_ISLNK
@@ -41,9 +44,10 @@ from alembic.script.revision import RevisionMap
 
 from migrations_cli import __version__, cache_files
 from migrations_cli.cache_files import PendingWrite, stat_key
+from migrations_cli.revision_reader import plain_identity
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from alembic.config import Config
 
@@ -83,9 +87,10 @@ def _cache_name(script: ScriptDirectory) -> str:
     return f"revisions-{hashlib.sha256(where.encode()).hexdigest()[:16]}.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """One revision file's identity, and the file it was read from."""
+    """One revision file's identity, and the file it was read from (slots: one is kept per
+    revision file while a command runs)."""
 
     path: str
     size: int
@@ -165,6 +170,7 @@ class CachedLoading:
         self.unpinned = False
         self.finished = False
         self.listed: set[str] = set()  # every file Alembic's listing named, by real path
+        self.real_paths: dict[str, str] = {}  # each of those files' real path, by its listed one
 
     def pinned_entries(self) -> dict[str, Entry] | None:
         """Once the map is built: the entry of every file it was built from, by path, when
@@ -204,6 +210,7 @@ class CachedLoading:
                     )
                     continue
                 self.listed.add(real)
+                self.real_paths[os.fspath(file_path)] = real
                 script = self._script(real, stat)
                 if script is not None:
                     yield script
@@ -239,6 +246,14 @@ class CachedLoading:
             self.fresh[path] = entry.restamped(stat, checked_ns)
             self.changed = True
             return entry.script(path), self.fresh[path]
+        read = read_entry(path, stat, source, digest, checked_ns or 0)
+        if read is not None:
+            # A plain file: its identity read from its text, without importing it.
+            if checked_ns is None:
+                return read.script(path), None
+            self.fresh[path] = read
+            self.changed = True
+            return read.script(path), read
         script = Script._from_path(self.script_directory, path)
         if script is None or checked_ns is None:
             return script, None
@@ -258,10 +273,8 @@ class CachedLoading:
     def _write(self) -> None:
         self._checked_ns()
         if self.pending is not None:
-            document = cache_document(self.fresh.values())
-            self.pending.commit(
-                json.dumps(document, separators=(",", ":")).encode(), self.cache_path
-            )
+            pieces = cache_document(list(self.fresh.values()))
+            self.pending.commit((piece.encode() for piece in pieces), self.cache_path)
 
 
 def real_path(path: str | Path, real_folders: dict[str, str]) -> tuple[str, os.stat_result | None]:
@@ -285,13 +298,21 @@ def real_path(path: str | Path, real_folders: dict[str, str]) -> tuple[str, os.s
     return os.path.join(real_folder, base), stat
 
 
-def cache_document(entries: Any) -> dict[str, Any]:
-    return {
-        "format": FORMAT_VERSION,
-        "tool": __version__,
-        "alembic": alembic.__version__,
-        "files": [vars(entry) for entry in entries],
-    }
+def cache_document(entries: Sequence[Entry]) -> list[str]:
+    """The cache's JSON document of `entries`, in pieces (cache_files.json_pieces)."""
+    return cache_files.json_pieces(
+        {"format": FORMAT_VERSION, "tool": __version__, "alembic": alembic.__version__},
+        "files",
+        entries,
+        _entry_document,
+    )
+
+
+def _entry_document(entry: Entry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+
+
+_ENTRY_FIELDS = tuple(entry_field.name for entry_field in fields(Entry))
 
 
 def read_cache(path: Path) -> dict[str, Entry]:
@@ -336,6 +357,17 @@ def _is_value(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def read_entry(
+    path: str, stat: os.stat_result, source: bytes, digest: str, checked_ns: int
+) -> Entry | None:
+    """The entry of a plain revision file (migrations_cli.revision_reader), read from its
+    text; None when only importing it tells its identity."""
+    identity = plain_identity(source, path)
+    if identity is None:
+        return None
+    return _entry_of(path, stat, digest, checked_ns, identity)
+
+
 def learn_entry(
     path: str,
     stat: os.stat_result,
@@ -354,6 +386,12 @@ def learn_entry(
         getattr(module, name, None) != value for name, value in values.items()
     ):
         return None
+    return _entry_of(path, stat, digest, checked_ns, identity)
+
+
+def _entry_of(
+    path: str, stat: os.stat_result, digest: str, checked_ns: int, identity: dict[str, Any]
+) -> Entry:
     size, mtime_ns, ctime_ns, inode = stat_key(stat)
     return Entry(
         path=path,
@@ -364,9 +402,9 @@ def learn_entry(
         sha256=digest,
         checked_ns=checked_ns,
         revision=identity["revision"],
-        down_revision=_as_json_value(values["down_revision"]),
-        branch_labels=_as_json_value(values["branch_labels"]),
-        depends_on=_as_json_value(values["depends_on"]),
+        down_revision=_as_json_value(identity.get("down_revision")),
+        branch_labels=_as_json_value(identity.get("branch_labels")),
+        depends_on=_as_json_value(identity.get("depends_on")),
         doc=identity["__doc__"],
     )
 

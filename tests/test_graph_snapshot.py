@@ -19,7 +19,7 @@ from conftest import MIGRATE_SCRIPT, REPO_ROOT, SETTING_NAMES, Result, run_proce
 from test_revision_cache import HISTORIES, edit, history_of, set_database, settle
 
 from bench.histories import write_history
-from migrations_cli import app, cache_files, graph_snapshot
+from migrations_cli import app, cache_files, graph_snapshot, quick_answers
 
 # The revision cache tests' fixtures: files trusted at once; Alembic's own answer to a command.
 _settled_at_once = revision_cache_tests._settled_at_once
@@ -48,15 +48,20 @@ open(sys.argv[1], "w").write(json.dumps([code, heavy]))
 @pytest.fixture
 def run(migrate, monkeypatch):
     """Run a command in-process: (exit code, stdout, stderr) and whether the quick lane
-    answered it (the Typer app never ran)."""
+    answered it from the snapshot (neither the Typer app nor the revision files were read)."""
     full: list[bool] = []
-    original = app.run_app
 
-    def counting(*args, **kwargs):
-        full.append(True)
-        return original(*args, **kwargs)
+    def counting(module, name):
+        original = getattr(module, name)
 
-    monkeypatch.setattr(app, "run_app", counting)
+        def counted(*args, **kwargs):
+            full.append(True)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    counting(app, "run_app")
+    counting(quick_answers, "graph_of_the_files")
 
     def run_command(*args):
         full.clear()
@@ -300,6 +305,24 @@ def test_a_configured_plugin_is_never_bypassed(project, same, alembic_command):
     for _ in range(2):
         same(*JSON_COMMANDS, quick=False)
     assert extra[-1].revision in alembic_command("heads").stdout
+
+
+def test_an_installed_entry_point_is_never_bypassed(project, same, monkeypatch, tmp_path):
+    """A warm snapshot remembers the installed distributions it saw without entry points of
+    the group: one installed since (or an entry_points.txt edited) is looked up again."""
+    history_of(project, **SMALL)
+    site = tmp_path / "site"
+    dist_info = site / "team_ep-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (site / "team_ep.py").write_text('"""A plugin with no hooks."""\n')
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: team-ep\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[other_group]\nteam = team_ep\n")
+    monkeypatch.syspath_prepend(str(site))
+    warm(same)
+
+    (dist_info / "entry_points.txt").write_text("[migrations_cli]\nteam = team_ep\n")
+    for _ in range(2):
+        same(*JSON_COMMANDS, quick=False)
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def _settled_at_once(monkeypatch):
 
 
 @pytest.fixture
-def imported(monkeypatch, project):
+def alembic_imported(monkeypatch, project):
     """The revision files Alembic imports (by name), in order."""
     loaded: list[str] = []
     original = alembic.util.load_python_file
@@ -62,6 +62,22 @@ def imported(monkeypatch, project):
 
 
 @pytest.fixture
+def imported(monkeypatch, alembic_imported):
+    """The revision files whose identity was learned (by name), in order: imported by
+    Alembic, or read from the text of a plain file (migrations_cli.revision_reader)."""
+    original = revision_cache.read_entry
+
+    def counting(path, *args):
+        entry = original(path, *args)
+        if entry is not None:
+            alembic_imported.append(Path(path).name)
+        return entry
+
+    monkeypatch.setattr(revision_cache, "read_entry", counting)
+    return alembic_imported
+
+
+@pytest.fixture
 def alembic_command(migrate, monkeypatch):
     """Run one command over Alembic's own ScriptDirectory: the revision cache, the saved
     graph snapshot and the quick answers taken out."""
@@ -73,7 +89,7 @@ def alembic_command(migrate, monkeypatch):
         with monkeypatch.context() as patch:
             patch.setattr(revision_cache, "load_cached", plain)
             patch.setattr(graph_snapshot, "read_snapshot", lambda settings: None)
-            patch.setattr(cli, "quick_answer", lambda args, settings: None)
+            patch.setattr(cli, "quick_answer", lambda args, settings, **_: None)
             return migrate(*args)
 
     return run
