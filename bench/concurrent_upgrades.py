@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 
 from server_databases import fresh_server_database
 
-from migrations_cli import output
+from migrations_cli.core import output
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -286,7 +286,7 @@ def kill_lock_holder(database_url: str, first: str) -> None:
     lock's own connection on PostgreSQL, the migration connection on MariaDB."""
     from sqlalchemy import create_engine, exc, text
 
-    from migrations_cli.locking import LOCK_NAME, _PostgreSQLAdvisoryLock
+    from migrations_cli.running.locking import LOCK_NAME, _PostgreSQLAdvisoryLock
 
     postgresql = database_url.startswith("postgresql")
     key = _PostgreSQLAdvisoryLock.KEY

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from histories import write_history
 
-from migrations_cli import output
+from migrations_cli.core import output
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's console scripts sit beside its python

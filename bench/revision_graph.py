@@ -74,14 +74,15 @@ from pathlib import Path
 from histories import GeneratedRevision, write_history
 from server_databases import fresh_server_database
 
-from migrations_cli import output
-from migrations_cli.cache_files import CACHE_DIR
+from migrations_cli.core import output
+from migrations_cli.graph.cache_files import CACHE_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's console scripts sit beside its python
 POSTGRES_VARIABLE = "MIGRATIONS_TEST_POSTGRES_URL"
 # The revision cache trusts a file's stat only when the file changed this long before the
-# cache checked it (migrations_cli/cache_files.py SETTLE_NS is 3 s); so does the graph snapshot.
+# cache checked it (migrations_cli/graph/cache_files.py SETTLE_NS is 3 s); so does the graph
+# snapshot.
 SETTLE_SECONDS = 3.5
 COMPARISONS = ("startup", "graph", "upgrade")
 QUICK_SIZES = (100, 300)
@@ -796,7 +797,7 @@ def machine() -> list[str]:
     versions = ", ".join(
         f"{name} {_version(name)}" for name in ("alembic", "SQLAlchemy", "typer", "psycopg")
     )
-    cache = REPO_ROOT / "migrations_cli" / "revision_cache.py"
+    cache = REPO_ROOT / "migrations_cli" / "graph" / "revision_cache.py"
     return [
         f"machine: {_cpu_model()}, nproc {len(os.sched_getaffinity(0))}, "
         f"{platform.system()} {platform.release()}",

@@ -47,7 +47,7 @@ from revision_graph import (
     upgrade_dialects,
 )
 
-from migrations_cli import output
+from migrations_cli.core import output
 
 TOOLS = {"migrate": ("migrate", "upgrade"), "alembic": ("alembic", "upgrade", "head")}
 # What is counted: a name for each run, its tool, and whether it starts as in a fresh clone.

@@ -1,6 +1,6 @@
 """`python -m migrations_cli` is the same as the `migrate` console script."""
 
-from migrations_cli.cli import main
+from migrations_cli.core.cli import main
 
 # Guarded: the fan-out's worker processes (multiprocessing's spawn) import the parent's
 # main module, and must not run a second command line.

@@ -16,19 +16,27 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from migrations_cli import output
-from migrations_cli.cache_files import CACHE_DIR
-from migrations_cli.checksums import CHECKSUM_TABLE, ChecksumRecorder, all_recorded
-from migrations_cli.code_sums import MEMO_NAME
-from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
-from migrations_cli.configure_options import merged, plugin_options
-from migrations_cli.database import connect, create_engine, made_ddl_transactional
-from migrations_cli.ddl_retry import LockWaitFailure, RevisionRetries
-from migrations_cli.ddl_timeouts import RevisionSteps, configured_timeouts
-from migrations_cli.errors import MigrationsError, describe
-from migrations_cli.locking import LOCK_TABLE, LockCheck, LockLost, migration_lock
-from migrations_cli.metadata import load_metadata
-from migrations_cli.migration_run import (
+from migrations_cli.core import output
+from migrations_cli.core.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
+from migrations_cli.core.database import connect, create_engine, made_ddl_transactional
+from migrations_cli.core.errors import MigrationsError, describe
+from migrations_cli.core.hook_calls import call_hook
+from migrations_cli.core.metadata import load_metadata
+from migrations_cli.core.plugin_manager import build_plugin_manager
+from migrations_cli.core.settings import (
+    Settings,
+    env_file_in_environment,
+    load_settings,
+    make_project_importable,
+)
+from migrations_cli.graph.cache_files import CACHE_DIR
+from migrations_cli.guards.code_sums import MEMO_NAME
+from migrations_cli.running.checksums import CHECKSUM_TABLE, ChecksumRecorder, all_recorded
+from migrations_cli.running.configure_options import merged, plugin_options
+from migrations_cli.running.ddl_retry import LockWaitFailure, RevisionRetries
+from migrations_cli.running.ddl_timeouts import RevisionSteps, configured_timeouts
+from migrations_cli.running.locking import LOCK_TABLE, LockCheck, LockLost, migration_lock
+from migrations_cli.running.migration_run import (
     RUN_KEY,
     Failure,
     MigrationRun,
@@ -37,13 +45,6 @@ from migrations_cli.migration_run import (
     failed_statement,
     failing_frame,
     revisions_between,
-)
-from migrations_cli.plugin_manager import build_plugin_manager, call_hook
-from migrations_cli.settings import (
-    Settings,
-    env_file_in_environment,
-    load_settings,
-    make_project_importable,
 )
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ def _run_online(
             from alembic.util import CommandError
 
             if isinstance(error, CommandError):
-                from migrations_cli.squashing import below_baseline_error
+                from migrations_cli.graph.squashing import below_baseline_error
 
                 # Alembic's own errors (unknown revision, ...) already say what is wrong,
                 # unless the revision is one a baseline replaced.

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrationScript
     from alembic.runtime.migration import MigrationContext
 
-    from migrations_cli.lint_rules import Rule
-    from migrations_cli.settings import Settings
-    from migrations_cli.targets import Target
+    from migrations_cli.core.settings import Settings
+    from migrations_cli.fanout.targets import Target
+    from migrations_cli.guards.lint_rules import Rule
 
 PROJECT_NAME = "migrations_cli"
 
@@ -124,7 +124,7 @@ def after_revision_written(config: Config, path: Path, revision: str, message: s
 def lint_rules() -> list[Rule] | None:
     """Return rules for ``migrate lint`` to run beside the built-in ones (ML001...).
 
-    A rule is a callable taking a ``migrations_cli.lint_rules.RevisionSource`` (the file's
+    A rule is a callable taking a ``migrations_cli.guards.lint_rules.RevisionSource`` (the file's
     ``path``, ``revision`` id, ``source``, parsed ``tree`` and the ``op`` calls of its
     ``upgrade`` and ``downgrade``) and yielding ``Finding(rule, severity, line, message)``,
     severity ``"error"`` (exit 1) or ``"warning"``. Called once per run; the rules then run on
@@ -140,7 +140,7 @@ def migration_targets(settings: Settings) -> list[Target | dict[str, Any]] | Non
     (MIGRATIONS_TARGETS): e.g. the tenants in a team's own registry.
 
     Called once by a command given ``--targets`` or ``--group``. Return a list of
-    ``migrations_cli.targets.Target(name, url, schema=None, group=None)``, or of dicts with
+    ``migrations_cli.fanout.targets.Target(name, url, schema=None, group=None)``, or of dicts with
     those keys; ``None`` or ``[]`` adds none. Every plugin's targets are added, after the
     file's; a name listed twice is an error. A ``schema`` makes the target that schema of a
     shared PostgreSQL database.

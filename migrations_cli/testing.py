@@ -115,7 +115,7 @@ class MigrationsProject:
 
     def env(self) -> dict[str, str]:
         """The settings in ``.env``, read as migrate reads them."""
-        from migrations_cli.settings import read_env_file
+        from migrations_cli.core.settings import read_env_file
 
         return read_env_file(self.env_file) if self.env_file.is_file() else {}
 
@@ -243,7 +243,7 @@ def run_migrate(
     variables for this run only. Modules imported from the project are forgotten after each
     run, so a test that edits one sees the edit on the next run, as a new process would.
     """
-    from migrations_cli.cli import main
+    from migrations_cli.core.cli import main
 
     def run(
         *args: str, plugins: Sequence[str | object] = (), env: Mapping[str, str] | None = None

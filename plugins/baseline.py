@@ -11,12 +11,12 @@ from typing import Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import complete_revision
-from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError
+from migrations_cli.core import output
+from migrations_cli.core.arguments import complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.core.errors import MigrationsError
+from migrations_cli.guards.scratch import ScratchOption, configured_scratch_url, scratch_database
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.scratch import ScratchOption, configured_scratch_url, scratch_database
 
 
 def baseline(
@@ -35,12 +35,12 @@ def baseline(
     from alembic import command
     from alembic.util import CommandError
 
-    from migrations_cli.config import WITHOUT_MODELS_KEY
-    from migrations_cli.database import opened_connection
-    from migrations_cli.database_state import read_heads
-    from migrations_cli.migration_run import describe_revisions
-    from migrations_cli.schema_compare import schema_differences
-    from migrations_cli.scratch import history_schema, require_same_kind
+    from migrations_cli.core.config import WITHOUT_MODELS_KEY
+    from migrations_cli.core.database import opened_connection
+    from migrations_cli.graph.database_state import read_heads
+    from migrations_cli.guards.schema_compare import schema_differences
+    from migrations_cli.guards.scratch import history_schema, require_same_kind
+    from migrations_cli.running.migration_run import describe_revisions
 
     context = get_context(ctx)
     config = context.alembic_config

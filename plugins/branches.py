@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import get_context
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
+from migrations_cli.graph.revision_graph import RevisionRecord, labelled, listed_document
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revision_graph import RevisionRecord, labelled, listed_document
 
 if TYPE_CHECKING:
-    from migrations_cli.graph_snapshot import GraphSnapshot
+    from migrations_cli.graph.graph_snapshot import GraphSnapshot
 
 
 def branches(ctx: typer.Context, json_output: JsonOption = False) -> None:

@@ -8,21 +8,22 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from migrations_cli import output, target_report
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError
-from migrations_cli.fan_out import fans_out
-from migrations_cli.hookspecs import hookimpl
-from migrations_cli.migration_run import describe_revisions
-from migrations_cli.report_formats import (
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
+from migrations_cli.core.errors import MigrationsError
+from migrations_cli.core.report_formats import (
     Annotation,
     FormatOption,
     OutputFormat,
     chosen,
     print_annotations,
 )
-from migrations_cli.revision_graph import undefined_revisions
+from migrations_cli.fanout import target_report
+from migrations_cli.fanout.fan_out import fans_out
+from migrations_cli.graph.revision_graph import undefined_revisions
+from migrations_cli.hookspecs import hookimpl
+from migrations_cli.running.migration_run import describe_revisions
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -35,9 +36,9 @@ def check(
     json_output: JsonOption = False,
 ) -> None:
     """Compare the models with the database at head; exit 1 when they differ."""
-    from migrations_cli.database import database_heads, opened_connection
-    from migrations_cli.metadata import NO_MODELS, without_models
-    from migrations_cli.model_diff import env_differences
+    from migrations_cli.core.database import database_heads, opened_connection
+    from migrations_cli.core.metadata import NO_MODELS, without_models
+    from migrations_cli.guards.model_diff import env_differences
 
     context = get_context(ctx)
     if without_models(context):

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption
-from migrations_cli.checksums import (
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
+from migrations_cli.hookspecs import hookimpl
+from migrations_cli.running.checksums import (
     COMMENT_ONLY,
     EDITED,
     MISSING_FILE,
@@ -24,8 +26,6 @@ from migrations_cli.checksums import (
     read_report,
     record,
 )
-from migrations_cli.context import get_context
-from migrations_cli.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -53,7 +53,7 @@ def checksums(
     json_output: JsonOption = False,
 ) -> None:
     """Check that applied migrations' files are unchanged since they were applied."""
-    from migrations_cli.database import opened_connection
+    from migrations_cli.core.database import opened_connection
 
     context = get_context(ctx)
     changes: list[tuple[str, str]] = []

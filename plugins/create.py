@@ -7,25 +7,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import (
+from migrations_cli.core import output
+from migrations_cli.core.arguments import (
     BranchLabelOption,
     RevIdOption,
     SpliceOption,
     complete_revision,
 )
-from migrations_cli.config import AUTOGENERATE_KEY
-from migrations_cli.context import get_context
-from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revisions import (
+from migrations_cli.core.config import AUTOGENERATE_KEY
+from migrations_cli.core.context import get_context
+from migrations_cli.graph.revisions import (
     alembic_messages_to_stderr,
     announce_revision,
     checked_message,
     require_template,
 )
+from migrations_cli.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from migrations_cli.context import MigrationsContext
+    from migrations_cli.core.context import MigrationsContext
 
 REVIEW_REMINDER = (
     "Review it before you apply it: autogenerate cannot see renames (it drops and adds), "
@@ -76,8 +76,8 @@ def create(
     from alembic import command
     from alembic.util import CommandError
 
-    from migrations_cli.configure_options import adjusted_configure, autogenerate_additions
-    from migrations_cli.metadata import NO_MODELS_FOUND, without_models
+    from migrations_cli.core.metadata import NO_MODELS_FOUND, without_models
+    from migrations_cli.running.configure_options import adjusted_configure, autogenerate_additions
 
     message = checked_message(message)
     context = get_context(ctx)
@@ -136,8 +136,8 @@ def _lint_new_file(context: MigrationsContext, path: Path, revision: str) -> Non
     """Show what `migrate lint` finds in the new file (stderr), while it is fresh enough to
     fix. Lint is advice here: the file is written, so nothing it finds or fails on can fail
     `create`."""
-    from migrations_cli.errors import first_line
-    from migrations_cli.lint_rules import lint_files
+    from migrations_cli.core.errors import first_line
+    from migrations_cli.guards.linting import lint_files
 
     try:
         found = lint_files(context, [(path, revision)])

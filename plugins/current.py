@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import get_context
-from migrations_cli.database_state import read_heads
-from migrations_cli.fan_out import fans_out
-from migrations_cli.graph_answers import print_current
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
+from migrations_cli.fanout.fan_out import fans_out
+from migrations_cli.graph.database_state import read_heads
+from migrations_cli.graph.graph_answers import print_current
 from migrations_cli.hookspecs import hookimpl
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import get_context
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
 from migrations_cli.hookspecs import hookimpl
 
 UrlArgument = Annotated[str, typer.Argument(help="A database URL.", show_default=False)]
@@ -20,9 +20,9 @@ def diff(
     ctx: typer.Context, url_a: UrlArgument, url_b: UrlArgument, json_output: JsonOption = False
 ) -> None:
     """Compare the schemas of two databases; exit 1 when they differ."""
-    from migrations_cli.database import opened_connection
-    from migrations_cli.schema_compare import reflect_schema, schema_differences
-    from migrations_cli.settings import _absolute_sqlite_path
+    from migrations_cli.core.database import opened_connection
+    from migrations_cli.core.settings import _absolute_sqlite_path
+    from migrations_cli.guards.schema_compare import reflect_schema, schema_differences
 
     settings = get_context(ctx).settings
     first, second = (

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import MigrationsContext, get_context
-from migrations_cli.database_state import applied_revisions
-from migrations_cli.errors import SettingsError, describe, first_line
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import MigrationsContext, get_context
+from migrations_cli.core.errors import SettingsError, describe, first_line
+from migrations_cli.graph.database_state import applied_revisions
+from migrations_cli.graph.revision_graph import all_revisions, undefined_revisions
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.migration_run import describe_revisions
-from migrations_cli.revision_graph import all_revisions, undefined_revisions
+from migrations_cli.running.migration_run import describe_revisions
 
 if TYPE_CHECKING:
     import pluggy
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from sqlalchemy.engine import Connection
 
-    from migrations_cli.settings import Settings
+    from migrations_cli.core.settings import Settings
 
 Status = Literal["ok", "warn", "fail", "skip"]
 COLOURS: dict[Status, str] = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "blue"}
@@ -161,7 +161,7 @@ def settings_check(context: MigrationsContext, options: Mapping[str, Any]) -> Ch
 def _configured_url(context: MigrationsContext) -> str | None:
     """The database URL of the Alembic Config when DATABASE_URL is not set, and whose it
     is; None when there is none (or only `alembic init`'s placeholder)."""
-    from migrations_cli.settings import ALEMBIC_INI
+    from migrations_cli.core.settings import ALEMBIC_INI
 
     try:
         database = context.database
@@ -193,7 +193,7 @@ class _SettingOrigins:
     environment)."""
 
     def __init__(self, settings: Settings, options: Mapping[str, Any]) -> None:
-        from migrations_cli.settings import read_env_file
+        from migrations_cli.core.settings import read_env_file
 
         # Read without error at start-up, or the run would have stopped there.
         self._file = read_env_file(settings.env_file) if settings.env_file else {}
@@ -203,7 +203,7 @@ class _SettingOrigins:
     def note(self, key: str) -> str:
         if key == "DATABASE_URL" and self._url_option:
             return " (from --database-url)"
-        from migrations_cli.settings import in_environment as set_in_environment
+        from migrations_cli.core.settings import in_environment as set_in_environment
 
         in_environment = set_in_environment(key)
         in_file = bool(self._file.get(key, "").strip())
@@ -300,7 +300,7 @@ def read_database(
 ) -> tuple[DatabaseReading | None, Check]:
     """Connect once and read what the later checks need: the version table, and the tables
     that no model defines."""
-    from migrations_cli.database import database_heads, opened_connection
+    from migrations_cli.core.database import database_heads, opened_connection
 
     try:
         settings = context.database
@@ -337,7 +337,7 @@ def _tables_state(
 ) -> DatabaseReading:
     """The database tables autogenerate would drop, by its own comparison (so a plugin's
     include_object filter applies); a failure here leaves the connection check ok."""
-    from migrations_cli.model_diff import model_differences
+    from migrations_cli.guards.model_diff import model_differences
 
     if metadata is None:
         return DatabaseReading(heads, None)
@@ -423,7 +423,7 @@ def checksums_check(
     no_database: str | None,
 ) -> Check:
     """Applied migrations whose files changed since they were applied, or are gone."""
-    from migrations_cli.checksums import COMMENT_ONLY, UNRECORDED, database_report
+    from migrations_cli.running.checksums import COMMENT_ONLY, UNRECORDED, database_report
 
     name = "checksums"
     if script is None or database is None:
@@ -458,7 +458,7 @@ def checksums_check(
 def load_models(context: MigrationsContext) -> tuple[MetaData | list[MetaData] | None, Check]:
     """The models as every command finds them (MIGRATIONS_METADATA, else env.py's
     target_metadata), and which tables they hold."""
-    from migrations_cli.metadata import NO_MODELS_FOUND, resolve_models
+    from migrations_cli.core.metadata import NO_MODELS_FOUND, resolve_models
 
     settings = context.settings
     try:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import get_context
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
+from migrations_cli.guards.scratch import ScratchOption, configured_scratch_url, scratch_database
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.scratch import ScratchOption, configured_scratch_url, scratch_database
 
 
 def drift(
@@ -21,8 +21,8 @@ def drift(
 ) -> None:
     """Compare the database with the schema its history builds at its revision; exit 1 when
     they differ."""
-    from migrations_cli.drift import drift_of
-    from migrations_cli.migration_run import describe_revisions
+    from migrations_cli.guards.drift import drift_of
+    from migrations_cli.running.migration_run import describe_revisions
 
     context = get_context(ctx)
     context.alembic_config  # noqa: B018 - raises the usual "folder does not exist" error

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from migrations_cli.arguments import complete_revision
-from migrations_cli.context import get_context
-from migrations_cli.database_state import named_revisions
+from migrations_cli.core.arguments import complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.graph.database_state import named_revisions
 from migrations_cli.hookspecs import hookimpl
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import get_context
-from migrations_cli.graph_answers import print_heads
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
+from migrations_cli.graph.graph_answers import print_heads
 from migrations_cli.hookspecs import hookimpl
 
 

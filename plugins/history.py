@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrations_cli.arguments import JsonOption, complete_revision
-from migrations_cli.context import get_context
-from migrations_cli.database_state import CURRENT, known_current
-from migrations_cli.graph_answers import print_history
+from migrations_cli.core.arguments import JsonOption, complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.graph.database_state import CURRENT, known_current
+from migrations_cli.graph.graph_answers import print_history
+from migrations_cli.graph.revision_graph import RevisionRecord, walk
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revision_graph import RevisionRecord, walk
 
 if TYPE_CHECKING:
     from alembic.script import Script
 
-    from migrations_cli.context import MigrationsContext
+    from migrations_cli.core.context import MigrationsContext
 
 
 def _complete_range(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:

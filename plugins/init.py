@@ -15,18 +15,18 @@ from typing import Annotated, Literal
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption
-from migrations_cli.config import DEFAULT_FILE_TEMPLATE
-from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError
-from migrations_cli.hookspecs import hookimpl
-from migrations_cli.settings import (
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.config import DEFAULT_FILE_TEMPLATE
+from migrations_cli.core.context import get_context
+from migrations_cli.core.errors import MigrationsError
+from migrations_cli.core.settings import (
     ALEMBIC_INI,
     PYPROJECT,
     Settings,
     discover_script_location,
 )
+from migrations_cli.hookspecs import hookimpl
 
 # The same two files as the repository's alembic/ (tests/test_init.py keeps them equal).
 TEMPLATES = ("env.py", "script.py.mako")

@@ -1,6 +1,6 @@
 """`migrate lint`: flag what in the revisions can lose data, lock a table, or not undo.
 
-The rules read each file's `op` calls without running them (see migrations_cli/lint_rules.py
+The rules read each file's `op` calls without running them (see migrations_cli/guards/lint_rules.py
 for why); plugins add rules through the `lint_rules` hook.
 """
 
@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption, complete_revision
-from migrations_cli.context import get_context
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption, complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.core.report_formats import FormatOption, OutputFormat, chosen
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.report_formats import FormatOption, OutputFormat, chosen
 
 if TYPE_CHECKING:
     from alembic.script import Script
 
-    from migrations_cli.context import MigrationsContext
-    from migrations_cli.lint_rules import Reported
-    from migrations_cli.report_formats import Annotation
+    from migrations_cli.core.context import MigrationsContext
+    from migrations_cli.core.report_formats import Annotation
+    from migrations_cli.guards.linting import Reported
 
 SEVERITY_COLOURS = {"error": "red", "warning": "yellow"}
 
@@ -59,8 +59,9 @@ def lint(
     """Check revisions for data loss, locking and downgrades that do not undo (exit 1 on an
     error-level finding)."""
     # Imported here: `migrate --help` need not load the rules.
-    from migrations_cli.lint_rules import lint_files, rule_descriptions
-    from migrations_cli.report_formats import print_annotations
+    from migrations_cli.core.report_formats import print_annotations
+    from migrations_cli.guards.lint_rules import rule_descriptions
+    from migrations_cli.guards.linting import lint_files
 
     context = get_context(ctx, read_only=True)
     files = _files(context, revisions or [])
@@ -82,7 +83,7 @@ def lint(
 def _files(context: MigrationsContext, wanted: list[str]) -> list[tuple[Path, str | None]]:
     """The files to lint, in history order by default; a revision file given by path keeps
     its own revision id, read from the file."""
-    from migrations_cli.revision_graph import all_revisions
+    from migrations_cli.graph.revision_graph import all_revisions
 
     if not wanted:
         return [(Path(script.path), script.revision) for script in all_revisions(context.script)]
@@ -110,7 +111,7 @@ def _resolved(context: MigrationsContext, name: str) -> list[Script]:
 
 
 def _annotation(reported: Reported) -> Annotation:
-    from migrations_cli.report_formats import Annotation
+    from migrations_cli.core.report_formats import Annotation
 
     finding = reported.finding
     return Annotation(

@@ -6,16 +6,16 @@ from typing import Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import BranchLabelOption, RevIdOption, SpliceOption
-from migrations_cli.context import get_context
-from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revisions import (
+from migrations_cli.core import output
+from migrations_cli.core.arguments import BranchLabelOption, RevIdOption, SpliceOption
+from migrations_cli.core.context import get_context
+from migrations_cli.graph.revisions import (
     alembic_messages_to_stderr,
     announce_revision,
     checked_message,
     require_template,
 )
+from migrations_cli.hookspecs import hookimpl
 
 
 def merge(

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from migrations_cli import __version__, output
-from migrations_cli.arguments import JsonOption
-from migrations_cli.context import get_context
+from migrations_cli import __version__
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
 from migrations_cli.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from migrations_cli.plugin_manager import MigrationsPluginManager, PluginSource
+    from migrations_cli.core.plugin_manager import MigrationsPluginManager, PluginSource
 
 HEADERS = ("name", "source", "version", "commands", "hooks")
 NONE = "-"

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption, complete_revision
-from migrations_cli.context import get_context
-from migrations_cli.database_state import named_revisions
-from migrations_cli.hookspecs import hookimpl
-from migrations_cli.revision_graph import (
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption, complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.graph.database_state import named_revisions
+from migrations_cli.graph.revision_graph import (
     RevisionRecord,
     created,
     dependencies,
@@ -21,6 +20,7 @@ from migrations_cli.revision_graph import (
     revision_document,
     shown_path,
 )
+from migrations_cli.hookspecs import hookimpl
 
 
 def show(

@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import complete_revision
-from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError, SettingsError
+from migrations_cli.core import output
+from migrations_cli.core.arguments import complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.core.errors import MigrationsError, SettingsError
+from migrations_cli.guards.scratch import ScratchOption, configured_scratch_url, scratch_database
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.scratch import ScratchOption, configured_scratch_url, scratch_database
 
 if TYPE_CHECKING:
     import pluggy
     from alembic.script import Script
 
-    from migrations_cli.schema_compare import Schema
-    from migrations_cli.settings import Settings
+    from migrations_cli.core.settings import Settings
+    from migrations_cli.guards.schema_compare import Schema
 
 
 def squash(
@@ -58,7 +58,7 @@ def squash(
 ) -> None:
     """Replace REV and every revision below it by one baseline revision, proven on a
     scratch database to build the same schema."""
-    from migrations_cli.squashing import baseline_source, data_operations, revisions_to_squash
+    from migrations_cli.graph.squashing import baseline_source, data_operations, revisions_to_squash
 
     context = get_context(ctx)
     context.alembic_config  # noqa: B018 - raises the usual "folder does not exist" error
@@ -109,10 +109,10 @@ def replay_and_render(
     """The old history's schema at `target` (reflected from the scratch database), and the
     upgrade() and downgrade() bodies that build and drop it, rendered against the scratch
     database once emptied."""
-    from migrations_cli.database import opened_connection
-    from migrations_cli.schema_compare import reflect_schema
-    from migrations_cli.scratch import replay, scratch_config, wipe
-    from migrations_cli.squashing import render_operations
+    from migrations_cli.core.database import opened_connection
+    from migrations_cli.graph.squashing import render_operations
+    from migrations_cli.guards.schema_compare import reflect_schema
+    from migrations_cli.guards.scratch import replay, scratch_config, wipe
 
     expected = replay(scratch_config(scratch, hook), scratch, (target.revision,))
     with opened_connection(scratch) as connection:
@@ -132,10 +132,10 @@ def prove(
     nothing behind. Each difference in words; none when proven."""
     from alembic import command
 
-    from migrations_cli.database import opened_connection
-    from migrations_cli.errors import describe
-    from migrations_cli.schema_compare import reflect_schema, schema_differences
-    from migrations_cli.scratch import replay, scratch_config, wipe
+    from migrations_cli.core.database import opened_connection
+    from migrations_cli.core.errors import describe
+    from migrations_cli.guards.schema_compare import reflect_schema, schema_differences
+    from migrations_cli.guards.scratch import replay, scratch_config, wipe
 
     with tempfile.TemporaryDirectory(prefix="migrate-squash-") as folder:
         (Path(folder) / Path(target.path).name).write_text(source, encoding="utf-8")

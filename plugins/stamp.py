@@ -11,14 +11,14 @@ from typing import Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import complete_revision
-from migrations_cli.config import WITHOUT_MODELS_KEY
-from migrations_cli.context import get_context
-from migrations_cli.database_state import database_state, read_heads
-from migrations_cli.errors import MigrationsError
+from migrations_cli.core import output
+from migrations_cli.core.arguments import complete_revision
+from migrations_cli.core.config import WITHOUT_MODELS_KEY
+from migrations_cli.core.context import get_context
+from migrations_cli.core.errors import MigrationsError
+from migrations_cli.graph.database_state import database_state, read_heads
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.migration_run import describe_revisions
+from migrations_cli.running.migration_run import describe_revisions
 
 
 def stamp(

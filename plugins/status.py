@@ -1,5 +1,5 @@
 """`migrate status`: where the database stands against the migration files, each revision
-applied, pending or unknown (as `migrations_cli.database_state` decides); `--check` fails
+applied, pending or unknown (as `migrations_cli.graph.database_state` decides); `--check` fails
 on a pending or unknown one, for a deploy pipeline."""
 
 from __future__ import annotations
@@ -8,25 +8,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from migrations_cli.arguments import JsonOption
-from migrations_cli.checksums import warn_about_checksums
-from migrations_cli.context import get_context
-from migrations_cli.database_state import PENDING, graph_state, unknown_revision_advice
-from migrations_cli.fan_out import fans_out
-from migrations_cli.graph_answers import print_status
-from migrations_cli.hookspecs import hookimpl
-from migrations_cli.report_formats import (
+from migrations_cli.core.arguments import JsonOption
+from migrations_cli.core.context import get_context
+from migrations_cli.core.report_formats import (
     Annotation,
     FormatOption,
     OutputFormat,
     chosen,
     print_annotations,
 )
-from migrations_cli.revision_graph import shown_path
+from migrations_cli.fanout.fan_out import fans_out
+from migrations_cli.graph.database_state import PENDING, graph_state, unknown_revision_advice
+from migrations_cli.graph.graph_answers import print_status
+from migrations_cli.graph.revision_graph import shown_path
+from migrations_cli.hookspecs import hookimpl
+from migrations_cli.running.checksums import warn_about_checksums
 
 if TYPE_CHECKING:
-    from migrations_cli.database_state import DatabaseState
-    from migrations_cli.graph_snapshot import GraphSnapshot
+    from migrations_cli.graph.database_state import DatabaseState
+    from migrations_cli.graph.graph_snapshot import GraphSnapshot
 
 
 @fans_out()

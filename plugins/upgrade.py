@@ -7,14 +7,19 @@ from typing import Annotated
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import complete_revision
-from migrations_cli.context import get_context
-from migrations_cli.dry_run import DryRunOption, report_dry_run
-from migrations_cli.fan_out import fans_out
+from migrations_cli.core import output
+from migrations_cli.core.arguments import complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.fanout.fan_out import fans_out
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.migration_run import run_migration
-from migrations_cli.offline_sql import OutputOption, SqlOption, check_sql_options, write_offline_sql
+from migrations_cli.running.dry_run import DryRunOption, report_dry_run
+from migrations_cli.running.migration_run import run_migration
+from migrations_cli.running.offline_sql import (
+    OutputOption,
+    SqlOption,
+    check_sql_options,
+    write_offline_sql,
+)
 
 
 @fans_out()

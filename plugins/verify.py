@@ -15,26 +15,26 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from migrations_cli import output
-from migrations_cli.arguments import JsonOption, complete_revision
-from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError, describe
-from migrations_cli.fan_out import fans_out
-from migrations_cli.hookspecs import hookimpl
-from migrations_cli.scratch import (
+from migrations_cli.core import output
+from migrations_cli.core.arguments import JsonOption, complete_revision
+from migrations_cli.core.context import get_context
+from migrations_cli.core.errors import MigrationsError, describe
+from migrations_cli.fanout.fan_out import fans_out
+from migrations_cli.guards.scratch import (
     ScratchOption,
     configured_scratch_url,
     scratch_config,
     scratch_database,
 )
+from migrations_cli.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import Script, ScriptDirectory
     from sqlalchemy.engine import Connection
 
-    from migrations_cli.context import MigrationsContext
-    from migrations_cli.settings import Settings
+    from migrations_cli.core.context import MigrationsContext
+    from migrations_cli.core.settings import Settings
 
 # Tables Alembic and migrations-cli keep for themselves: not part of a migration's schema.
 BOOKKEEPING_TABLES = frozenset({"alembic_version", "migrations_cli_lock"})
@@ -230,7 +230,7 @@ def migrate(config: Config, direction: str, target: str, what: str | None = None
 
 
 def database_heads_of(scratch: Settings) -> tuple[str, ...]:
-    from migrations_cli.database import database_heads, opened_connection
+    from migrations_cli.core.database import database_heads, opened_connection
 
     with opened_connection(scratch) as connection:
         return database_heads(connection)
@@ -240,7 +240,7 @@ def snapshot(scratch: Settings) -> Snapshot:
     """The schema as reflection sees it, flattened to named items."""
     from sqlalchemy import inspect
 
-    from migrations_cli.database import opened_connection
+    from migrations_cli.core.database import opened_connection
 
     with opened_connection(scratch) as connection:
         return reflect(connection, inspect(connection))
@@ -325,8 +325,8 @@ def compare_models(context: MigrationsContext, config: Config, report: Report, s
     """The models against the scratch database at head, as `migrate check` compares them.
     After the stairway the database is at head already (upgrading to heads is a no-op);
     with --from and nothing after REV, this upgrade gets it there."""
-    from migrations_cli.metadata import without_models
-    from migrations_cli.model_diff import env_differences
+    from migrations_cli.core.metadata import without_models
+    from migrations_cli.guards.model_diff import env_differences
 
     if without_models(context):
         report.model_note = "MIGRATIONS_METADATA not set"
@@ -336,7 +336,7 @@ def compare_models(context: MigrationsContext, config: Config, report: Report, s
         report.model_note = "more than one head"
         say("models skipped (more than one head)")
         return
-    from migrations_cli.settings import make_project_importable
+    from migrations_cli.core.settings import make_project_importable
 
     make_project_importable(context.settings)
     migrate(config, "upgrade", "heads")

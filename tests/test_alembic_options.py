@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, run_process, versions_in
 
-from migrations_cli import app, cache_files
-from migrations_cli.cli import GlobalOptions
+from migrations_cli.core import app
+from migrations_cli.core.global_options import GlobalOptions
+from migrations_cli.graph import cache_files
 
 # Runs `alembic ARGS` once per step, in one interpreter (one start-up for all of them): each
 # step's output follows a marker line with the step's number, and its exit code.

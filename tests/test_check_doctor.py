@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import CREATE_TEAMS, CREATE_USERS, MODELS_V1, MODELS_V2, versions_in
 
-from migrations_cli.url_secrets import mask_url
+from migrations_cli.core.url_secrets import mask_url
 
 USERS = "aaaa00000001"
 TEAMS = "bbbb00000002"
@@ -357,7 +357,7 @@ def test_check_describes_the_kinds_not_every_database_reports(
     from alembic.operations import ops
     from sqlalchemy.dialects import sqlite
 
-    from migrations_cli.model_diff import Difference, describe_difference
+    from migrations_cli.guards.model_diff import Difference, describe_difference
 
     found = describe_difference(make_diff(sa, ops), sqlite.dialect())
 

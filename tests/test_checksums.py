@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from conftest import MODELS_V1
 
-from migrations_cli.checksums import CHECKSUM_TABLE
+from migrations_cli.running.checksums import CHECKSUM_TABLE
 
 USERS = "aaaa00000001"
 EMAIL = "bbbb00000002"
@@ -114,7 +114,7 @@ def test_upgrade_records_checksums_and_downgrade_forgets_them(project, migrate, 
 def test_each_revision_records_when_it_was_applied_in_utc(project, migrate, database_url):
     from sqlalchemy import create_engine, select
 
-    from migrations_cli.checksums import checksum_table
+    from migrations_cli.running.checksums import checksum_table
 
     second = timedelta(seconds=1)
     started = datetime.now(timezone.utc).replace(tzinfo=None) - second
@@ -385,7 +385,7 @@ def test_the_fast_code_sum_is_the_one_tokenize_gives(monkeypatch):
 
     import pytest
 
-    from migrations_cli import code_sums
+    from migrations_cli.guards import code_sums
 
     if code_sums._C_TOKENIZER is None:
         pytest.skip(f"no C tokenizer fast path on Python {sys.version_info[:2]}")

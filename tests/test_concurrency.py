@@ -10,8 +10,8 @@ import pytest
 from conftest import MIGRATE_SCRIPT, SETTING_NAMES, run_process, table_names, versions_in
 from test_checksums import recorded_rows
 
-from migrations_cli.checksums import CHECKSUM_TABLE
-from migrations_cli.locking import LOCK_TABLE, migration_lock
+from migrations_cli.running.checksums import CHECKSUM_TABLE
+from migrations_cli.running.locking import LOCK_TABLE, migration_lock
 
 PROCESSES = 8
 REVISIONS = 4
@@ -221,7 +221,7 @@ def server_engine(database_url):
 def set_lease(engine, owner: str, expires_in_ms: int) -> None:
     from sqlalchemy import text
 
-    from migrations_cli.locking import _database_now_ms
+    from migrations_cli.running.locking import _database_now_ms
 
     with engine.connect() as connection:
         now = _database_now_ms(connection)
@@ -233,7 +233,7 @@ def set_lease(engine, owner: str, expires_in_ms: int) -> None:
 
 
 def test_a_lease_taken_over_is_noticed_before_the_next_revision_commits(database_url, monkeypatch):
-    from migrations_cli import locking
+    from migrations_cli.running import locking
 
     monkeypatch.setattr(locking, "LEASE_SECONDS", 0.3)
     monkeypatch.setattr(locking, "LEASE_MS", 300)
@@ -253,7 +253,7 @@ def test_a_lease_taken_over_is_noticed_before_the_next_revision_commits(database
 
 
 def test_an_expired_lease_of_a_dead_holder_is_taken_and_a_live_one_waited_for(database_url):
-    from migrations_cli.locking import LockTimeout
+    from migrations_cli.running.locking import LockTimeout
 
     engine = server_engine(database_url)
     try:

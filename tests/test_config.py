@@ -7,10 +7,10 @@ import re
 import pytest
 from alembic import command
 
-from migrations_cli.config import HOOK_KEY, SETTINGS_KEY, build_alembic_config
+from migrations_cli.core.config import HOOK_KEY, SETTINGS_KEY, build_alembic_config
+from migrations_cli.core.plugin_manager import MigrationsPluginManager
+from migrations_cli.core.settings import load_settings
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.plugin_manager import MigrationsPluginManager
-from migrations_cli.settings import load_settings
 
 
 def test_script_location_is_the_migrations_dir(project):

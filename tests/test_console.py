@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import MIGRATE_SCRIPT, MODELS_V2, REPO_ROOT, SETTING_NAMES, run_process
 
-from migrations_cli.plugin_manager import DEFAULT_PLUGINS
+from migrations_cli.core.plugin_manager import DEFAULT_PLUGINS
 
 ALEMBIC_SCRIPT = str(Path(sys.executable).with_name("alembic"))
 
@@ -86,7 +86,7 @@ def test_migrate_py_helper_from_the_project_root(project):
 
 def test_help_does_not_import_sqlalchemy_or_alembic(project):
     probe = (
-        "import sys; from migrations_cli.cli import main; code = main(['--help']); "
+        "import sys; from migrations_cli.core.cli import main; code = main(['--help']); "
         "print(code, sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules))"
     )
 

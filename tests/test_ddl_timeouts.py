@@ -11,9 +11,9 @@ from contextlib import contextmanager
 import pytest
 from conftest import REPO_ROOT, readme_section, run_process, versions_in
 
-from migrations_cli.durations import parse_duration
-from migrations_cli.errors import SettingsError
-from migrations_cli.settings import load_settings
+from migrations_cli.core.durations import parse_duration
+from migrations_cli.core.errors import SettingsError
+from migrations_cli.core.settings import load_settings
 
 FIRST, SECOND = "a1aaaaaaaaaa", "b2bbbbbbbbbb"
 REVISION = '''"""{message}"""

@@ -7,8 +7,8 @@ import sqlite3
 from alembic import command
 from sqlalchemy import create_engine
 
-from migrations_cli.config import build_alembic_config
-from migrations_cli.settings import load_settings
+from migrations_cli.core.config import build_alembic_config
+from migrations_cli.core.settings import load_settings
 
 
 def test_a_shared_connection_is_used_and_its_migrations_are_committed(project, migrate):

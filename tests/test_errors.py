@@ -88,7 +88,7 @@ def test_password_is_masked_even_when_a_plugin_prints_it(project, migrate):
         "leaky_plugin.py",
         """
         import typer
-        from migrations_cli.context import get_context
+        from migrations_cli.core.context import get_context
         from migrations_cli.hookspecs import hookimpl
 
         def leak(ctx: typer.Context) -> None:

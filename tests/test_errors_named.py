@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_errors import assert_one_line_error, write_revision
 
-from migrations_cli import locking
+from migrations_cli.running import locking
 
 
 def test_a_down_revision_pointing_nowhere_names_the_revision(project, migrate):

@@ -17,7 +17,7 @@ import time
 import pytest
 from conftest import MIGRATE_SCRIPT, SETTING_NAMES, run_process, table_names, versions_in
 
-from migrations_cli.locking import migration_lock
+from migrations_cli.running.locking import migration_lock
 
 FIRST, SECOND, THIRD = "f1aaaaaaaaaa", "f2bbbbbbbbbb", "f3cccccccccc"
 

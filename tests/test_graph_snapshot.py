@@ -19,7 +19,8 @@ from conftest import MIGRATE_SCRIPT, REPO_ROOT, SETTING_NAMES, Result, run_proce
 from test_revision_cache import HISTORIES, edit, history_of, set_database, settle
 
 from bench.histories import write_history
-from migrations_cli import app, cache_files, graph_snapshot, quick_answers
+from migrations_cli.core import app
+from migrations_cli.graph import cache_files, graph_snapshot, quick_answers
 
 # The revision cache tests' fixtures: files trusted at once; Alembic's own answer to a command.
 _settled_at_once = revision_cache_tests._settled_at_once
@@ -37,7 +38,7 @@ ENV = {"DATABASE_URL": "sqlite:///db.sqlite", "MIGRATIONS_METADATA": "models:met
 # (migrations_cli's `hookimpl` is imported on first use, so pluggy is not among them).
 PROBE = """
 import json, sys
-from migrations_cli.cli import main
+from migrations_cli.core.cli import main
 code = main(sys.argv[2:])
 heavy = {"alembic", "typer", "sqlalchemy", "pluggy"}
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in heavy)

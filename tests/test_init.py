@@ -14,10 +14,10 @@ import pytest
 from conftest import REPO_ROOT, run_process, table_names, versions_in
 from test_commands import revision_of
 
-from migrations_cli.config import build_alembic_config
-from migrations_cli.errors import SettingsError
+from migrations_cli.core.config import build_alembic_config
+from migrations_cli.core.errors import SettingsError
+from migrations_cli.core.settings import load_settings
 from migrations_cli.plugins.init import template_text
-from migrations_cli.settings import load_settings
 
 ALEMBIC_SCRIPT = str(Path(sys.executable).with_name("alembic"))
 SCAFFOLD = REPO_ROOT / "migrations_cli" / "scaffold"

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import Project
 
-from migrations_cli.lint_rules import DISABLE_SETTING
+from migrations_cli.guards.lint_rules import DISABLE_SETTING
 
 POSTGRES_ENV = {"DATABASE_URL": "postgresql+psycopg://app@db.invalid/app"}  # lint never connects
 
@@ -99,7 +99,7 @@ def downgrade():
 
 TEAM_RULES_PLUGIN = """
 from migrations_cli.hookspecs import hookimpl
-from migrations_cli.lint_rules import Finding
+from migrations_cli.guards.lint_rules import Finding
 
 
 def no_update_without_where(revision):

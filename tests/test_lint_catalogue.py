@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lint_catalogue import CASES, Case
 
-from migrations_cli.lint_rules import BUILTIN_RULES, Finding, read_revision, run_rules
+from migrations_cli.guards.lint_rules import BUILTIN_RULES, Finding, read_revision, run_rules
 
 
 def lint(tmp_path: Path, source: str, **options: object) -> list[Finding]:

@@ -13,7 +13,7 @@ from conftest import REPO_ROOT, readme_section
 from lint_catalogue import HEADER, TIMEOUTS
 from test_lint import POSTGRES_ENV
 
-from migrations_cli.lint_rules import BUILTIN_RULES, read_revision, run_rules
+from migrations_cli.guards.lint_rules import BUILTIN_RULES, read_revision, run_rules
 
 GUIDE = (REPO_ROOT / "docs" / "lint.md").read_text()
 # (the README's lint commands, in the block it says this test runs)

@@ -11,7 +11,7 @@ import pytest
 from conftest import Project
 from test_lint import POSTGRES_ENV, line_of
 
-from migrations_cli.lint_rules import (
+from migrations_cli.guards.lint_rules import (
     BUILTIN_RULES,
     LOCK_TIMEOUT_SETTING,
     read_revision,
@@ -235,9 +235,9 @@ def test_real_projects_have_no_new_error(name: str):
 def test_without_pglast_raw_sql_is_left_with_a_note_and_sql_is_refused(
     project: Project, migrate, monkeypatch
 ):
-    import migrations_cli.lint_actions
+    import migrations_cli.guards.lint_actions
 
-    monkeypatch.setattr(migrations_cli.lint_actions, "sql_is_parsable", lambda: False)
+    monkeypatch.setattr(migrations_cli.guards.lint_actions, "sql_is_parsable", lambda: False)
     project.write_env(**POSTGRES_ENV)
     body = '    op.execute("SET lock_timeout = \'5s\'")\n    op.execute("TRUNCATE users CASCADE")'
     project.write("alembic/versions/lock.py", LOCKING.format(body=body))

@@ -11,7 +11,7 @@ import pytest
 from conftest import MIGRATE_SCRIPT, run_process, versions_in
 from test_concurrency import start_upgrades
 
-from migrations_cli.locking import LOCK_NAME, _PostgreSQLAdvisoryLock
+from migrations_cli.running.locking import LOCK_NAME, _PostgreSQLAdvisoryLock
 
 LEDGER = "ledger"
 REVISIONS = [f"{number:04d}bbbbbbbb" for number in range(1, 4)]

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from migrations_cli.output import Redactor
+from migrations_cli.core.output import Redactor
 
 # pysqlite ignores the password query argument the SQLite URLs here carry, and says so.
 pytestmark = pytest.mark.filterwarnings("ignore:Query string argument")

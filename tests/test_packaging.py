@@ -8,7 +8,7 @@ import zipfile
 
 from conftest import REPO_ROOT, run_process
 
-from migrations_cli.plugin_manager import DEFAULT_PLUGINS
+from migrations_cli.core.plugin_manager import DEFAULT_PLUGINS
 
 # Build from a copy: setuptools keeps a build/ folder that would let a deleted file live on.
 NOT_SOURCE = shutil.ignore_patterns(
@@ -40,4 +40,7 @@ def test_wheel_installs_plugins_under_the_project_namespace(tmp_path):
         packaged = zipfile.ZipFile(wheel).read(f"migrations_cli/scaffold/{template}").decode()
         assert packaged == (REPO_ROOT / "alembic" / template).read_text()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "migrate = migrations_cli.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert (
+        "migrate = migrations_cli.core.cli:main"
+        in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import Project
 
-from migrations_cli.errors import SettingsError
-from migrations_cli.settings import load_settings
+from migrations_cli.core.errors import SettingsError
+from migrations_cli.core.settings import load_settings
 
 AUDIT_PLUGIN = """
 import json

@@ -632,7 +632,7 @@ def test_a_plugin_command_can_print_through_alembic(project, migrate):
         """
         import typer
         from alembic import command
-        from migrations_cli.context import get_context
+        from migrations_cli.core.context import get_context
         from migrations_cli.hookspecs import hookimpl
 
         def alembic_history(ctx: typer.Context) -> None:

@@ -6,7 +6,7 @@ import json
 import re
 
 from migrations_cli import __version__
-from migrations_cli.plugin_manager import DEFAULT_PLUGINS
+from migrations_cli.core.plugin_manager import DEFAULT_PLUGINS
 
 TEAM_PLUGIN = """
 import typer

@@ -24,7 +24,8 @@ from alembic.script import ScriptDirectory
 from conftest import MIGRATE_SCRIPT, SETTING_NAMES
 
 from bench.histories import write_history
-from migrations_cli import cache_files, cli, graph_snapshot, revision_cache
+from migrations_cli.core import cli
+from migrations_cli.graph import cache_files, graph_snapshot, revision_cache
 
 HISTORIES = {
     "linear": {"n": 40},
@@ -64,7 +65,7 @@ def alembic_imported(monkeypatch, project):
 @pytest.fixture
 def imported(monkeypatch, alembic_imported):
     """The revision files whose identity was learned (by name), in order: imported by
-    Alembic, or read from the text of a plain file (migrations_cli.revision_reader)."""
+    Alembic, or read from the text of a plain file (migrations_cli.graph.revision_reader)."""
     original = revision_cache.read_entry
 
     def counting(path, *args):

@@ -1,4 +1,4 @@
-"""Reading a revision file's identity from its text (migrations_cli.revision_reader): the
+"""Reading a revision file's identity from its text (migrations_cli.graph.revision_reader): the
 same values Alembic's import gives for every plain file, and None (so that Alembic imports
 the file) for every file whose identity or docstring only running it can tell, or that does
 not compile. Then, through the commands: a fresh clone's first run imports no plain file and
@@ -15,7 +15,7 @@ import test_revision_cache as revision_cache_tests
 from alembic.util import load_python_file
 from test_revision_cache import answers, check, history_of, names
 
-from migrations_cli.revision_reader import plain_identity
+from migrations_cli.graph.revision_reader import plain_identity
 
 _settled_at_once = revision_cache_tests._settled_at_once
 alembic_command = revision_cache_tests.alembic_command

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import pytest
 from conftest import Project, Result, _fresh_server_database, versions_in
 
-from migrations_cli.cli import main
+from migrations_cli.core.cli import main
 
 STEM = "Zq9"
 
@@ -224,7 +224,7 @@ def sweep(
 
 
 def test_the_sweep_covers_every_built_in_command():
-    from migrations_cli.plugin_manager import DEFAULT_PLUGINS
+    from migrations_cli.core.plugin_manager import DEFAULT_PLUGINS
 
     built_in = {module.rsplit(".", 1)[1] for module in DEFAULT_PLUGINS}
     assert {command[0] for command in SWEEP} == built_in == SWEPT_COMMANDS
@@ -537,7 +537,7 @@ def test_migrate_plugins_never_shows_the_password_of_a_failed_plugin(project, mi
     project.write(
         "import_time_plugin.py",
         """
-        from migrations_cli.settings import load_settings
+        from migrations_cli.core.settings import load_settings
 
         raise RuntimeError(f"cannot reach {load_settings().database_url}")
         """,

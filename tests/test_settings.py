@@ -7,9 +7,9 @@ import sys
 import pytest
 from conftest import REPO_ROOT
 
-from migrations_cli.cli import GlobalOptions, main
-from migrations_cli.errors import SettingsError
-from migrations_cli.settings import load_settings
+from migrations_cli.core.cli import GlobalOptions, main
+from migrations_cli.core.errors import SettingsError
+from migrations_cli.core.settings import load_settings
 
 # --- precedence -------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO_ROOT, versions_in
 from test_checksums import CHECKSUM_TABLE, EMAIL, EMAIL_FILE, at_head
 
-from migrations_cli import cache_files
-from migrations_cli.settings import load_settings
+from migrations_cli.core.settings import load_settings
+from migrations_cli.graph import cache_files
 
 
 def test_an_empty_database_url_in_the_environment_leaves_the_env_files(project):

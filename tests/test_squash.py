@@ -143,7 +143,7 @@ def test_a_branch_below_rev_that_is_not_merged_is_refused(project, migrate):
 def test_a_baseline_that_differs_aborts_with_the_differences(project, migrate, monkeypatch):
     """Whatever renders the baseline, the proof is what decides: a baseline missing an
     index is caught and nothing is written."""
-    from migrations_cli import squashing
+    from migrations_cli.graph import squashing
 
     render = squashing.render_operations
 

@@ -25,9 +25,9 @@ from conftest import (
     table_names,
 )
 
-from migrations_cli.fan_out_display import Progress
-from migrations_cli.fan_out_worker import Outcome
-from migrations_cli.targets import Shard, Target, select_targets
+from migrations_cli.fanout.fan_out_display import Progress
+from migrations_cli.fanout.fan_out_worker import Outcome
+from migrations_cli.fanout.targets import Shard, Target, select_targets
 
 # How many targets of each kind the fan-out runs over (the issue's numbers).
 TARGET_COUNTS = {"sqlite": 50, "postgresql": 10, "schemas": 10, "mysql": 5}
@@ -279,7 +279,7 @@ def test_a_plugin_lists_targets_beside_the_file(project, migrate):
         "tenants.py",
         """
         from migrations_cli.hookspecs import hookimpl
-        from migrations_cli.targets import Target
+        from migrations_cli.fanout.targets import Target
 
 
         @hookimpl

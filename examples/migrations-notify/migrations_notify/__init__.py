@@ -35,15 +35,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from migrations_cli import hookimpl, output
-from migrations_cli.config import SETTINGS_KEY
-from migrations_cli.settings import find_env_file, read_env_file
+from migrations_cli import hookimpl
+from migrations_cli.core import output
+from migrations_cli.core.config import SETTINGS_KEY
+from migrations_cli.core.settings import find_env_file, read_env_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from migrations_cli.core.settings import Settings
     from migrations_cli.hookspecs import Direction
-    from migrations_cli.settings import Settings
 
 __version__ = "0.1.0"
 

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from migrations_cli import hookimpl, output
-from migrations_cli.context import get_context
-from migrations_cli.errors import MigrationsError, describe
+from migrations_cli import hookimpl
+from migrations_cli.core import output
+from migrations_cli.core.context import get_context
+from migrations_cli.core.errors import MigrationsError, describe
 
 if TYPE_CHECKING:  # the command imports SQLAlchemy when it runs, not at start-up
     from sqlalchemy import Table
@@ -49,7 +50,7 @@ def seed(
     ] = None,
 ) -> None:
     """Load fixture data into the database, which must be at head; all rows or none."""
-    from migrations_cli.database import database_heads, opened_connection
+    from migrations_cli.core.database import database_heads, opened_connection
 
     context = get_context(ctx)
     path = file if file is not None else context.settings.project_dir / DEFAULT_FILE

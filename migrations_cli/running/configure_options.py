@@ -1,0 +1,158 @@
+"""What `migrate` adds to the arguments of env.py's `context.configure()`, whatever env.py it is.
+
+A project's own env.py (as `alembic init` writes it) calls `context.configure()` with the
+arguments it chooses, and `migrate` does not edit it. While a `migrate` command runs
+Alembic, `adjusted_configure` makes that call merge migrate's own arguments (a per-revision
+callback, the tool's tables left out of autogenerate, the models of MIGRATIONS_METADATA, the
+plugins' `configure_options`) into env.py's. env.py runs unchanged, and everything it sets
+up (comparators, include_*, autogenerate_plugins) still applies.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pluggy
+    from alembic.config import Config
+
+    from migrations_cli.core.context import MigrationsContext
+    from migrations_cli.core.settings import Settings
+
+Options = dict[str, Any]
+# Callables that filter: an object is kept only when every one keeps it.
+_FILTERS = frozenset({"include_object", "include_name"})
+# Callables of which each runs, env.py's first.
+_IN_TURN = frozenset({"process_revision_directives"})
+# Collections whose items add up.
+_ADDED_UP = frozenset({"on_version_apply", "autogenerate_plugins"})
+
+
+@dataclass
+class Configured:
+    """What env.py's configure() was called with, once merged: read after the command."""
+
+    calls: int = 0
+    options: Options = field(default_factory=dict)
+
+    @property
+    def target_metadata(self) -> Any:
+        return self.options.get("target_metadata")
+
+
+class StopAtConfigure(Exception):
+    """Raised by env.py's `context.configure()` under `adjusted_configure(stop=True)`, once
+    its arguments are known: nothing runs after it."""
+
+
+@contextmanager
+def adjusted_configure(ours: Mapping[str, Any], *, stop: bool = False) -> Iterator[Configured]:
+    """While the block runs Alembic commands, env.py's `context.configure(**theirs)` is
+    `context.configure(**merged(theirs, ours))`. Yields what it was called with; `stop`:
+    the call raises StopAtConfigure instead (to learn env.py's arguments).
+
+    `context` in env.py is a proxy of the EnvironmentContext the command made, so the
+    method is replaced on the class for the block (and put back after it): a `migrate`
+    command runs Alembic in its own process, one command at a time."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    original = EnvironmentContext.configure
+    parameters = inspect.signature(original)
+    configured = Configured()
+
+    def configure(self: EnvironmentContext, *args: Any, **kwargs: Any) -> None:
+        bound = parameters.bind(self, *args, **kwargs).arguments
+        bound.pop("self")
+        theirs = {**bound, **bound.pop("kw", {})}
+        configured.calls += 1
+        configured.options = merged(theirs, ours)
+        if stop:
+            raise StopAtConfigure
+        original(self, **configured.options)
+
+    EnvironmentContext.configure = configure  # type: ignore[method-assign]
+    try:
+        yield configured
+    finally:
+        EnvironmentContext.configure = original  # type: ignore[method-assign]
+
+
+def merged(theirs: Mapping[str, Any], ours: Mapping[str, Any]) -> Options:
+    """env.py's configure() arguments with `ours` added: filters must all keep an object,
+    revision-directive callables run in turn (env.py's first), callbacks and plugin lists
+    add up; any other argument of ours replaces env.py's."""
+    result = dict(theirs)
+    for key, value in ours.items():
+        existing = result.get(key)
+        if value is None:
+            continue
+        if existing is None:
+            result[key] = value
+        elif key in _FILTERS:
+            result[key] = _every(existing, value)
+        elif key in _IN_TURN:
+            result[key] = _in_turn(existing, value)
+        elif key in _ADDED_UP:
+            result[key] = [*_as_list(existing), *_as_list(value)]
+        else:
+            result[key] = value
+    return result
+
+
+def _every(*filters: Callable[..., bool]) -> Callable[..., bool]:
+    def keep(*args: Any, **kwargs: Any) -> bool:
+        return all(each(*args, **kwargs) for each in filters)
+
+    return keep
+
+
+def _in_turn(*callables: Callable[..., None]) -> Callable[..., None]:
+    def run(*args: Any, **kwargs: Any) -> None:
+        for each in callables:
+            each(*args, **kwargs)
+
+    return run
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def plugin_options(hook: pluggy.HookRelay, config: Config, settings: Settings) -> Options:
+    """The `context.configure()` arguments the plugins' `configure_options` return, merged
+    in registration order (a later plugin's filters and callables join, as with env.py's)."""
+    from migrations_cli.core.hook_calls import call_hook
+
+    options: Options = {}
+    for returned in reversed(call_hook(hook.configure_options, config=config, settings=settings)):
+        if returned:
+            options = merged(options, returned)
+    return options
+
+
+def autogenerate_additions(context: MigrationsContext, *, revision: bool) -> Options:
+    """What `migrate` adds to env.py's arguments for an autogenerate (`revision`: one that
+    writes a file). Nothing to migrations-cli's env.py, which does the same itself. To a
+    project's own: the models of MIGRATIONS_METADATA when set, the tool's tables left out
+    (and whatever the plugins' include_object leaves out), the plugins'
+    process_revision_directives (and no file for an autogenerate that found nothing, as
+    with migrations-cli's env.py), and the plugins' configure_options."""
+    from migrations_cli.core.metadata import load_metadata
+    from migrations_cli.environment import plugin_include_object, revision_directives
+    from migrations_cli.running.migration_run import is_projects_own_env_py
+
+    if not is_projects_own_env_py(context.script):
+        return {}
+    hook = context.plugin_manager.hook
+    settings = context.settings
+    ours: Options = {
+        "include_object": plugin_include_object(hook),
+        "process_revision_directives": revision_directives(hook, revision),
+    }
+    if settings.metadata is not None:
+        ours["target_metadata"] = load_metadata(settings.metadata)
+    return merged(ours, plugin_options(hook, context.alembic_config, settings))
