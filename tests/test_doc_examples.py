@@ -27,7 +27,7 @@ from conftest import REPO_ROOT
 
 from migrations_cli.testing import SETTING_NAMES
 
-DOCUMENTS = [REPO_ROOT / "README.md", REPO_ROOT / "docs" / "performance.md"]
+DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 SETUP = re.compile(r"<!-- example-setup: (.*?) -->")
 DURATION = re.compile(r"^\d+\.\d+s$")
 
