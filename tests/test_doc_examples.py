@@ -5,7 +5,9 @@ next line), the lines under a command are what it prints, stdout and stderr as a
 interleaves them. A block's commands run in one bash session (an `export` lasts), in a
 fresh copy of the example application (alembic/, app/, pyproject.toml, .env from
 .env.example), with the installed `migrate` on PATH; `<!-- example-setup: COMMAND -->`
-lines right above the block run first, unseen.
+lines right above the block run first, unseen. `<!-- example-dir: NAME -->` among them runs
+the block (and its setup) in an empty folder NAME beside that copy instead, a project not yet
+set up (for `migrate init`, `alembic init`).
 
 Printed output is compared without its whitespace (a page wraps long lines and compacts
 JSON, a terminal aligns columns), `...` standing for any text, and a duration such as
@@ -28,7 +30,7 @@ from conftest import REPO_ROOT
 from migrations_cli.testing import SETTING_NAMES
 
 DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
-SETUP = re.compile(r"<!-- example-setup: (.*?) -->")
+SETUP = re.compile(r"<!-- example-(setup|dir): (.*?) -->")
 DURATION = re.compile(r"^\d+\.\d+s$")
 
 
@@ -44,6 +46,7 @@ class Example:
     line: int
     setup: tuple[str, ...]
     steps: tuple[Step, ...]
+    folder: str = ""  # an empty folder to run in, instead of the example application
 
     @property
     def name(self) -> str:
@@ -58,9 +61,13 @@ def examples(path: Path) -> list[Example]:
         if line.strip() != "```console":
             continue
         setup: list[str] = []
+        folder = ""
         above = number - 1
         while above >= 0 and (match := SETUP.fullmatch(lines[above].strip())):
-            setup.insert(0, match[1])
+            if match[1] == "dir":
+                folder = match[2]
+            else:
+                setup.insert(0, match[2])
             above -= 1
         body = []
         for text in lines[number + 1 :]:
@@ -68,7 +75,7 @@ def examples(path: Path) -> list[Example]:
                 break
             body.append(text)
         shown = str(path.relative_to(REPO_ROOT))
-        found.append(Example(shown, number + 1, tuple(setup), tuple(_steps(body))))
+        found.append(Example(shown, number + 1, tuple(setup), tuple(_steps(body)), folder))
     return found
 
 
@@ -166,7 +173,11 @@ def test_no_terminal_example_escapes_the_runner() -> None:
 
 @pytest.mark.parametrize("example", ALL_EXAMPLES, ids=lambda example: example.name)
 def test_example(example: Example, tmp_path: Path) -> None:
-    project = example_project(tmp_path)
+    if example.folder:
+        project = tmp_path / example.folder
+        project.mkdir()
+    else:
+        project = example_project(tmp_path)
     for command in example.setup:
         prepared = run(command, project)
         assert prepared.returncode == 0, f"setup `{command}` failed:\n{prepared.stdout}"
