@@ -7,7 +7,8 @@ fresh copy of the example application (alembic/, app/, pyproject.toml, .env from
 .env.example), with the installed `migrate` on PATH; `<!-- example-setup: COMMAND -->`
 lines right above the block run first, unseen. `<!-- example-dir: NAME -->` among them runs
 the block (and its setup) in an empty folder NAME beside that copy instead, a project not yet
-set up (for `migrate init`, `alembic init`).
+set up (for `migrate init`, `alembic init`). Setup lines find the repository's example plugins
+(examples/migrations-seed, examples/migrations-notify) in the folder `$EXAMPLE_PLUGINS`.
 
 Printed output is compared without its whitespace (a page wraps long lines and compacts
 JSON, a terminal aligns columns), `...` standing for any text, and a duration such as
@@ -136,6 +137,7 @@ def _environment() -> dict[str, str]:
         PATH=f"{bin_dir}{os.pathsep}{environment.get('PATH', '')}",
         PYTHONUNBUFFERED="1",  # stdout and stderr interleaved as on a terminal
         NO_COLOR="1",
+        EXAMPLE_PLUGINS=str(REPO_ROOT / "examples"),
     )
     return environment
 
