@@ -23,6 +23,8 @@ from migrations_cli.code_sums import MEMO_NAME
 from migrations_cli.config import AUTOGENERATE_KEY, HOOK_KEY, SETTINGS_KEY, WITHOUT_MODELS_KEY
 from migrations_cli.configure_options import merged, plugin_options
 from migrations_cli.database import connect, create_engine, made_ddl_transactional
+from migrations_cli.ddl_retry import LockWaitFailure, RevisionRetries
+from migrations_cli.ddl_timeouts import RevisionSteps, configured_timeouts
 from migrations_cli.errors import MigrationsError, describe
 from migrations_cli.locking import LOCK_TABLE, LockCheck, LockLost, migration_lock
 from migrations_cli.metadata import load_metadata
@@ -171,16 +173,29 @@ def _run_online(
     checksums = ChecksumRecorder(context.script, settings.project_dir / CACHE_DIR / MEMO_NAME)
     # configure() comes first: Alembic judges whether the caller owns a transaction when it
     # is configured; reading the version table afterwards is safe.
-    context.configure(
+    options.update(
         connection=connection,
         render_as_batch=connection.dialect.name == "sqlite",
         on_version_apply=recorder(run, checksums) if run else None,
-        **options,
     )
-    if run is None:  # autogenerate, or a tool driving Alembic's API: no lifecycle hooks
-        with context.begin_transaction():
-            context.run_migrations()
+    context.configure(**options)
+    if run is None:  # plain alembic, autogenerate, a tool driving Alembic's API: no hooks
+        steps = _with_timeouts(context, settings, options) if _steps_function(context) else None
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if steps is not None:
+                steps.restore()
         return
+    revisions = RevisionRetries(
+        connection,
+        own=lock is not None,
+        retries=settings.ddl_retries,
+        max_wait=settings.ddl_retry_max_wait,
+        after_failure=lambda: run.settle(_heads_after_failure(context.get_context(), run)),
+    )
+    steps = _with_timeouts(context, settings, options, revisions.on_revision)
     migration_context = context.get_context()
     applied = cache(partial(applied_at, context.script))  # (at the target, looked at twice)
     at_target = lock is not None and _at_target_before_locking(context, connection, run, applied)
@@ -210,8 +225,10 @@ def _run_online(
         write_checksums = True
         try:
             if not at_target:  # (at the target, nothing runs: nothing runs unlocked)
-                with context.begin_transaction():
-                    context.run_migrations()
+                try:
+                    revisions.run(context, run)
+                finally:
+                    steps.restore()
         except Exception as error:
             from alembic.util import CommandError
 
@@ -224,7 +241,7 @@ def _run_online(
                 if below is not None:
                     raise below from None
             write_checksums = lock is not None
-            stopped = _stopped(context, migration_context, run, error)
+            stopped = _stopped(context, migration_context, run, error, revisions.failure)
             if stopped is error:
                 raise  # (its own cause, Alembic's specific message, kept)
             raise stopped from error
@@ -234,6 +251,27 @@ def _run_online(
                 connection, run.revisions if write_checksums else (), commit=bool(lock)
             )
     call_after_migrate(hook, config, run)
+
+
+def _with_timeouts(
+    context: EnvironmentContext,
+    settings: Settings,
+    options: dict[str, Any],
+    on_revision: Callable[[Any], None] | None = None,
+) -> RevisionSteps:
+    """Alembic's list of the steps to run (the `fn` its command handed to env.py, among the
+    options the MigrationContext was configured with) wrapped, and configured again with
+    the same options: each revision gets its timeouts as it begins, and a retry resumes at
+    the one that failed (ddl_timeouts.py)."""
+    steps = RevisionSteps(_steps_function(context), configured_timeouts(settings), on_revision)
+    context.configure(**options, fn=steps)
+    return steps
+
+
+def _steps_function(context: EnvironmentContext) -> Any:
+    """What the Alembic command handed to env.py as the steps to run (None from a caller
+    that hands none, for which Alembic's run_migrations says what is wrong)."""
+    return context.get_context().opts.get("fn")
 
 
 def _at_target_before_locking(
@@ -288,6 +326,7 @@ def _stopped(
     migration_context: MigrationContext,
     run: MigrationRun,
     error: Exception,
+    lock_wait: LockWaitFailure | None = None,
 ) -> Exception:
     """The error a run that raised ends with: the database's word first, then the lock's.
     Heads this run never left mean another process migrated meanwhile: say so, not that the
@@ -308,7 +347,11 @@ def _stopped(
         return error
     unrecorded = run.settle(heads)
     failed = _failure(
-        context, migration_context, error, unrecorded or (lost.revision if lost else None)
+        context,
+        migration_context,
+        error,
+        unrecorded or (lost.revision if lost else None),
+        lock_wait,
     )
     if lost is not None:
         reason = str(lost) if lost is error else f"{lost} ({failed.reason})"
@@ -358,9 +401,11 @@ def _failure(
     migration_context: MigrationContext,
     error: Exception,
     unrecorded: str | None,
+    lock_wait: LockWaitFailure | None = None,
 ) -> Failure:
     """What the error says about the revision that raised: which one, at which statement,
-    and whether its statements before the error went with its rolled-back transaction."""
+    and whether its statements before the error went with its rolled-back transaction (for
+    a lock wait that was retried, whether it had committed any is known)."""
     frame = failing_frame(error)
     revision = str(frame.f_globals.get("revision")) if frame else unrecorded
     partial_because = None
@@ -368,12 +413,15 @@ def _failure(
         partial_because = f"{_database_name(migration_context.dialect)} commits DDL at once"
     elif frame and "autocommit_block" in frame.f_code.co_names:
         partial_because = "it ran statements in autocommit_block(), which commits"
+    if lock_wait is not None and lock_wait.rolled_back:
+        partial_because = None
     return Failure(
-        reason=describe(error),
+        reason=lock_wait.reason if lock_wait else describe(error),
         revision=revision,
         statement=failed_statement(error),
         partial_because=partial_because,
         below=_revisions_below(context, revision),
+        remedy=lock_wait.remedy if lock_wait else Failure.remedy,
     )
 
 

@@ -150,7 +150,10 @@ class MigrationRun:
                 f"the lock may carry on from there: {self.retry()} to be sure"
             )
         elif failed.partial_because is None:
-            after = f"{name} was rolled back and left nothing behind: fix it and {self.retry()}"
+            after = (
+                f"{name} was rolled back and left nothing behind: {failed.remedy} and "
+                f"{self.retry()}"
+            )
         else:
             waiter = (
                 f"a process that waited for the lock may carry on from there, running {name} "
@@ -200,6 +203,7 @@ class Failure:
     partial_because: str | None = None  # why its earlier statements stay; None: rolled back
     below: tuple[str, ...] = ()  # the revision(s) it sits on: where a downgrade was going
     interrupted: bool = False  # stopped from outside (the lock lost), not by its own code
+    remedy: str = "fix it"  # what to do, for a rolled-back revision, before running it again
 
 
 def failing_frame(error: BaseException) -> FrameType | None:

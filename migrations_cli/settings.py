@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import quote, unquote
 
+from migrations_cli.durations import parse_duration
 from migrations_cli.errors import SettingsError, first_line
 from migrations_cli.locking import DEFAULT_TIMEOUT_SECONDS, LOCK_KINDS, LockKind
 from migrations_cli.output import mask_outside
@@ -35,6 +36,10 @@ ENTRY_POINT_GROUP = "migrations_cli"
 DISABLE_FLAG = "-p"
 DISABLE_FLAG_PREFIX = "no:"
 
+# The longest pause between two attempts of a revision that timed out waiting for a lock.
+DEFAULT_DDL_RETRY_MAX_WAIT = 30.0
+
+_D = TypeVar("_D", float, None)
 _METADATA_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -72,6 +77,14 @@ class Settings:
     # its name reaches env.py, and a schema puts the version table and search_path there.
     target_name: str | None = None
     target_schema: str | None = None
+    # Limits on each revision's statements (MIGRATIONS_DDL_LOCK_TIMEOUT, ..._STATEMENT_TIMEOUT),
+    # in seconds; None: the database's own. A revision may set its own (ddl_timeouts.py).
+    ddl_lock_timeout: float | None = None
+    statement_timeout: float | None = None
+    # How often a revision that timed out waiting for a lock is tried again, pausing at most
+    # ddl_retry_max_wait seconds between attempts.
+    ddl_retries: int = 0
+    ddl_retry_max_wait: float = DEFAULT_DDL_RETRY_MAX_WAIT
 
     @property
     def is_production(self) -> bool:
@@ -146,7 +159,7 @@ def load_settings(
         env_file=path,
         project_dir=project_dir,
         lock=_checked_lock_kind(value("MIGRATIONS_LOCK")),
-        lock_timeout=_checked_seconds("MIGRATIONS_LOCK_TIMEOUT", value("MIGRATIONS_LOCK_TIMEOUT")),
+        lock_timeout=_duration("MIGRATIONS_LOCK_TIMEOUT", value, DEFAULT_TIMEOUT_SECONDS),
         environment=value("MIGRATIONS_ENV"),
         plugins_dir=_checked_plugins_dir(value("MIGRATIONS_PLUGINS_DIR"), project_dir),
         disabled_plugins=_name_list(value("MIGRATIONS_DISABLE_PLUGINS")),
@@ -158,6 +171,12 @@ def load_settings(
         targets_file=_targets_file(value("MIGRATIONS_TARGETS"), project_dir),
         target_name=value("MIGRATIONS_TARGET"),
         target_schema=_checked_schema(value("MIGRATIONS_TARGET_SCHEMA")),
+        ddl_lock_timeout=_duration("MIGRATIONS_DDL_LOCK_TIMEOUT", value, None),
+        statement_timeout=_duration("MIGRATIONS_STATEMENT_TIMEOUT", value, None),
+        ddl_retries=_checked_count("MIGRATIONS_DDL_RETRIES", value("MIGRATIONS_DDL_RETRIES")),
+        ddl_retry_max_wait=_duration(
+            "MIGRATIONS_DDL_RETRY_MAX_WAIT", value, DEFAULT_DDL_RETRY_MAX_WAIT
+        ),
     )
 
 
@@ -404,13 +423,14 @@ def _checked_lock_kind(kind: str | None) -> LockKind:
     raise SettingsError(f"MIGRATIONS_LOCK={kind!r} must be one of {', '.join(LOCK_KINDS)}")
 
 
-def _checked_seconds(key: str, seconds: str | None) -> float:
-    if seconds is None:
-        return DEFAULT_TIMEOUT_SECONDS
-    try:
-        parsed = float(seconds)
-    except ValueError:
-        parsed = -1.0
-    if not parsed > 0 or parsed == float("inf"):
-        raise SettingsError(f"{key}={seconds!r} must be a number of seconds above 0")
-    return parsed
+def _duration(key: str, value: Callable[[str], str | None], default: _D) -> float | _D:
+    configured = value(key)
+    return default if configured is None else parse_duration(key, configured)
+
+
+def _checked_count(key: str, count: str | None) -> int:
+    if count is None:
+        return 0
+    if not count.isdigit():
+        raise SettingsError(f"{key}={count!r} must be a whole number, 0 or more")
+    return int(count)

@@ -66,6 +66,17 @@ CREATE_TEAMS = """
 """
 
 
+def readme_section(heading: str) -> str:
+    """The README's section under `heading` (a `## ` or `### ` line), up to the next heading
+    of the same or a higher level."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    level, _, _ = heading.partition(" ")
+    start = readme.index(f"\n{heading}\n") + 1
+    ends = [readme.find(f"\n{'#' * depth} ", start + 1) for depth in range(1, len(level) + 1)]
+    ends = [end for end in ends if end != -1]
+    return readme[start : min(ends) if ends else len(readme)]
+
+
 @dataclass(frozen=True)
 class Result:
     exit_code: int

@@ -8,7 +8,10 @@ fresh copy of the example application (alembic/, app/, pyproject.toml, .env from
 lines right above the block run first, unseen. `<!-- example-dir: NAME -->` among them runs
 the block (and its setup) in an empty folder NAME beside that copy instead, a project not yet
 set up (for `migrate init`, `alembic init`). Setup lines find the repository's example plugins
-(examples/migrations-seed, examples/migrations-notify) in the folder `$EXAMPLE_PLUGINS`.
+(examples/migrations-seed, examples/migrations-notify) in the folder `$EXAMPLE_PLUGINS`. A
+block that needs a setting of its own (a database server, a project of another shape) says
+which test runs it instead, `<!-- example-run-by: tests/test_x.py -->`, and that test must
+read the page.
 
 Printed output is compared without its whitespace (a page wraps long lines and compacts
 JSON, a terminal aligns columns), `...` standing for any text, and a duration such as
@@ -32,6 +35,7 @@ from migrations_cli.testing import SETTING_NAMES
 
 DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 SETUP = re.compile(r"<!-- example-(setup|dir): (.*?) -->")
+RUN_BY = re.compile(r"<!-- example-run-by: (tests/\w+\.py) -->")
 DURATION = re.compile(r"^\d+\.\d+s$")
 
 
@@ -47,6 +51,7 @@ class Example:
     line: int
     setup: tuple[str, ...]
     steps: tuple[Step, ...]
+    run_by: str | None  # a test of its own runs it (a server, a project of its own)
     folder: str = ""  # an empty folder to run in, instead of the example application
 
     @property
@@ -64,6 +69,7 @@ def examples(path: Path) -> list[Example]:
         setup: list[str] = []
         folder = ""
         above = number - 1
+        run_by = RUN_BY.fullmatch(lines[above].strip()) if above >= 0 else None
         while above >= 0 and (match := SETUP.fullmatch(lines[above].strip())):
             if match[1] == "dir":
                 folder = match[2]
@@ -76,7 +82,11 @@ def examples(path: Path) -> list[Example]:
                 break
             body.append(text)
         shown = str(path.relative_to(REPO_ROOT))
-        found.append(Example(shown, number + 1, tuple(setup), tuple(_steps(body)), folder))
+        found.append(
+            Example(
+                shown, number + 1, tuple(setup), tuple(_steps(body)), run_by and run_by[1], folder
+            )
+        )
     return found
 
 
@@ -175,6 +185,11 @@ def test_no_terminal_example_escapes_the_runner() -> None:
 
 @pytest.mark.parametrize("example", ALL_EXAMPLES, ids=lambda example: example.name)
 def test_example(example: Example, tmp_path: Path) -> None:
+    if example.run_by:  # that test reads this page's block and runs it in its own setting
+        source = (REPO_ROOT / example.run_by).read_text()
+        reads_readme = example.document == "README.md" and "readme_section(" in source
+        assert reads_readme or Path(example.document).name in source, example.run_by
+        return
     if example.folder:
         project = tmp_path / example.folder
         project.mkdir()

@@ -9,14 +9,19 @@ import shlex
 import textwrap
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, readme_section
 from lint_catalogue import HEADER, TIMEOUTS
 from test_lint import POSTGRES_ENV
 
 from migrations_cli.lint_rules import BUILTIN_RULES, read_revision, run_rules
 
 GUIDE = (REPO_ROOT / "docs" / "lint.md").read_text()
-README_SECTION = (REPO_ROOT / "docs" / "readme-sections" / "i20-lint.md").read_text()
+# (the README's lint commands, in the block it says this test runs)
+README_SECTION = (
+    readme_section("## Guard rails: verify, lint, checksums")
+    .split("example-run-by: tests/test_lint_docs.py", 1)[1]
+    .split("```", 2)[1]
+)
 SECTIONS = re.findall(r"^### (ML\d{3}): .*?(?=^### |^## |\Z)", GUIDE, re.S | re.M)
 EXAMPLES = {
     rule: re.findall(r"```python\n(.*?)```", section, re.S)
@@ -53,7 +58,7 @@ def test_the_commands_shown_run(project, migrate, page):
     body = EXAMPLES["ML019"][0]
     source = HEADER.format(name="doc", revision="doc000000001") + TIMEOUTS
     project.write("alembic/versions/doc.py", source + textwrap.indent(body, "    "))
-    commands = re.findall(r"^\$ migrate (.+)$", page, re.M)
+    commands = re.findall(r"^\s*\$ migrate (.+)$", page, re.M)
 
     results = {command: migrate(*shlex.split(command)) for command in commands}
 

@@ -12,8 +12,8 @@ from contextlib import ExitStack, closing
 import pytest
 from conftest import (
     MIGRATE_SCRIPT,
-    REPO_ROOT,
     _fresh_server_database,
+    readme_section,
     run_process,
     versions_in,
 )
@@ -166,10 +166,10 @@ def test_a_baseline_that_differs_aborts_with_the_differences(project, migrate, m
 
 
 def test_the_readme_section_runs_as_shown(project, tmp_path):
-    """docs/readme-sections/i22-squash.md's terminal session, replayed command by command in
+    """README's "Squashing old revisions" terminal session, replayed command by command in
     the project it describes (12 generated revisions, app.sqlite at head, old.sqlite at
     revision 6): the same output, but for timings and paths."""
-    section = (REPO_ROOT / "docs" / "readme-sections" / "i22-squash.md").read_text()
+    section = readme_section("## Squashing old revisions")
     session = re.search(r"```console\n(.*?)```", section, re.S)[1]
     write_history(project.versions, 12)
     project.write_env(DATABASE_URL="sqlite:///app.sqlite")
