@@ -5,9 +5,13 @@ next line), the lines under a command are what it prints, stdout and stderr as a
 interleaves them. A block's commands run in one bash session (an `export` lasts), in a
 fresh copy of the example application (alembic/, app/, pyproject.toml, .env from
 .env.example), with the installed `migrate` on PATH; `<!-- example-setup: COMMAND -->`
-lines right above the block run first, unseen. A block that needs a setting of its own (a
-database server, a project of another shape) says which test runs it instead,
-`<!-- example-run-by: tests/test_x.py -->`, and that test must read the page.
+lines right above the block run first, unseen. `<!-- example-dir: NAME -->` among them runs
+the block (and its setup) in an empty folder NAME beside that copy instead, a project not yet
+set up (for `migrate init`, `alembic init`). Setup lines find the repository's example plugins
+(examples/migrations-seed, examples/migrations-notify) in the folder `$EXAMPLE_PLUGINS`. A
+block that needs a setting of its own (a database server, a project of another shape) says
+which test runs it instead, `<!-- example-run-by: tests/test_x.py -->`, and that test must
+read the page.
 
 Printed output is compared without its whitespace (a page wraps long lines and compacts
 JSON, a terminal aligns columns), `...` standing for any text, and a duration such as
@@ -29,8 +33,8 @@ from conftest import REPO_ROOT
 
 from migrations_cli.testing import SETTING_NAMES
 
-DOCUMENTS = [REPO_ROOT / "README.md", REPO_ROOT / "docs" / "performance.md"]
-SETUP = re.compile(r"<!-- example-setup: (.*?) -->")
+DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+SETUP = re.compile(r"<!-- example-(setup|dir): (.*?) -->")
 RUN_BY = re.compile(r"<!-- example-run-by: (tests/\w+\.py) -->")
 DURATION = re.compile(r"^\d+\.\d+s$")
 
@@ -48,6 +52,7 @@ class Example:
     setup: tuple[str, ...]
     steps: tuple[Step, ...]
     run_by: str | None  # a test of its own runs it (a server, a project of its own)
+    folder: str = ""  # an empty folder to run in, instead of the example application
 
     @property
     def name(self) -> str:
@@ -62,10 +67,14 @@ def examples(path: Path) -> list[Example]:
         if line.strip() != "```console":
             continue
         setup: list[str] = []
+        folder = ""
         above = number - 1
         run_by = RUN_BY.fullmatch(lines[above].strip()) if above >= 0 else None
         while above >= 0 and (match := SETUP.fullmatch(lines[above].strip())):
-            setup.insert(0, match[1])
+            if match[1] == "dir":
+                folder = match[2]
+            else:
+                setup.insert(0, match[2])
             above -= 1
         body = []
         for text in lines[number + 1 :]:
@@ -74,7 +83,9 @@ def examples(path: Path) -> list[Example]:
             body.append(text)
         shown = str(path.relative_to(REPO_ROOT))
         found.append(
-            Example(shown, number + 1, tuple(setup), tuple(_steps(body)), run_by and run_by[1])
+            Example(
+                shown, number + 1, tuple(setup), tuple(_steps(body)), run_by and run_by[1], folder
+            )
         )
     return found
 
@@ -136,6 +147,7 @@ def _environment() -> dict[str, str]:
         PATH=f"{bin_dir}{os.pathsep}{environment.get('PATH', '')}",
         PYTHONUNBUFFERED="1",  # stdout and stderr interleaved as on a terminal
         NO_COLOR="1",
+        EXAMPLE_PLUGINS=str(REPO_ROOT / "examples"),
     )
     return environment
 
@@ -178,7 +190,11 @@ def test_example(example: Example, tmp_path: Path) -> None:
         reads_readme = example.document == "README.md" and "readme_section(" in source
         assert reads_readme or Path(example.document).name in source, example.run_by
         return
-    project = example_project(tmp_path)
+    if example.folder:
+        project = tmp_path / example.folder
+        project.mkdir()
+    else:
+        project = example_project(tmp_path)
     for command in example.setup:
         prepared = run(command, project)
         assert prepared.returncode == 0, f"setup `{command}` failed:\n{prepared.stdout}"
