@@ -97,6 +97,9 @@ NOT_PLAIN = {
     "a bytes value": "revision = b'ab12'\ndown_revision = None\n",
     "an f-string anywhere": "revision = 'ab12'\ndown_revision = None\nx = f'{1}'\n",
     "a star import": "from os import *\nrevision = 'ab12'\ndown_revision = None\n",
+    "code run on import": "import os\nrevision = 'ab12'\ndown_revision = None\n"
+    "KEY = os.environ['SECRET_KEY']\n",
+    "a statement run on import": "revision = 'ab12'\ndown_revision = None\nraise SystemExit(3)\n",
     "globals()": "revision = 'ab12'\ndown_revision = None\nglobals()['revision'] = 'x'\n",
     "setattr": "import sys\nrevision = 'ab12'\ndown_revision = None\n"
     "setattr(sys.modules[__name__], 'x', 1)\n",

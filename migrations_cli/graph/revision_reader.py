@@ -16,7 +16,10 @@ otherwise returns None, so that the caller has Alembic import the file as usual:
   `down_revision` are both there;
 - nothing else could bind those names or the docstring: no `import *`, `globals`, `locals`,
   `vars`, `exec`, `eval`, `setattr`, `delattr`, `__dict__`, `__doc__`, `__getattr__`,
-  `__class__` or `_alembic_source_encoding` in the code.
+  `__class__` or `_alembic_source_encoding` in the code;
+- every statement at the top level is an import, a function, the docstring, or a name bound
+  to literals: no other code runs on import (`KEY = os.environ["SECRET_KEY"]`, `raise`),
+  which could fail there, and then the file's error is Alembic's to report.
 What running such a file does besides (its imports, its functions) cannot change those
 values: they are a function of its bytes. (Its imports are not run: a plain file importing a
 module that is missing answers `heads` here where Alembic's import would fail; the commands
@@ -75,6 +78,14 @@ _ITEMS = re.compile(rf"\s*(?:{_STRING}\s*,\s*)*(?:{_STRING}\s*,?\s*)?")
 _STRING_INDEX = re.compile(r"\0(\d+)\0")
 _DOCSTRING = re.compile(r"\0(\d+)\0[ \t]*(?:\n|$)")
 _OPENERS, _CLOSERS = "([{", ")]}"
+# What a line of the module's own level may be in a plain file: an import, a function, one
+# of IDENTITY's assignments, the docstring, a name bound to literals. Any other statement
+# runs code when the file is imported, and may raise there (`SECRET = os.environ["KEY"]`,
+# `raise ...`), as Alembic's import would show: such a file is imported.
+_PLAIN_STATEMENT = re.compile(
+    rf"(?:import|from|def|async[ \t]+def)\b|(?:{'|'.join(IDENTITY)})[ \t]*[:=]|{_STRING}[ \t]*$"
+    rf"|\w+[ \t]*=(?:[ \t]*(?:{_STRING}|None|True|False|\d+|[,()\[\]]))*[ \t]*$"
+)
 
 # A value as Alembic reads it from a revision file.
 Value = str | tuple[str, ...] | list[str] | None
@@ -101,7 +112,7 @@ def plain_identity(source: bytes, path: str) -> dict[str, Any] | None:
     if "*" in code and _STAR_IMPORT.search(code):
         return None
     found = _assignments(code, strings)
-    if found is None or not _only_assigned(code, found):
+    if found is None or not _only_assigned(code, found) or not _only_plain_statements(code):
         return None
     if not isinstance(found.get("revision"), str) or "down_revision" not in found:
         return None
@@ -113,6 +124,19 @@ def plain_identity(source: bytes, path: str) -> dict[str, Any] | None:
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     return {**found, "__doc__": doc}
+
+
+def _only_plain_statements(code: str) -> bool:
+    """Whether every statement at the module's own level is one _PLAIN_STATEMENT allows
+    (lines inside brackets, continued lines and indented bodies are not such statements)."""
+    depth, continued = 0, False
+    for line in code.split("\n"):
+        statement = depth == 0 and not continued and line[:1] not in ("", " ", "\t")
+        if statement and not _PLAIN_STATEMENT.match(line):
+            return False
+        depth += sum(map(line.count, _OPENERS)) - sum(map(line.count, _CLOSERS))
+        continued = line.rstrip().endswith("\\")
+    return True
 
 
 def _code_and_strings(text: str) -> tuple[str, list[str]] | None:
