@@ -2,7 +2,9 @@
 
 Hand-made changes (an index added in a console, a column dropped during an incident) are
 named one by one; exit 1 when there are any. The history is replayed on a scratch database,
-never on the project's.
+never on the project's. Over many databases (`--targets`), each target's is replayed on a
+temporary SQLite file of its own, or on the configured scratch database one target at a
+time (`--jobs 1`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import typer
 from migrations_cli.core import output
 from migrations_cli.core.arguments import JsonOption
 from migrations_cli.core.context import get_context
+from migrations_cli.fanout.fan_out import fans_out
 from migrations_cli.guards.scratch import ScratchOption, configured_scratch_url, scratch_database
 from migrations_cli.hookspecs import hookimpl
 
 
+@fans_out()
 def drift(
     ctx: typer.Context, scratch_url: ScratchOption = None, json_output: JsonOption = False
 ) -> None:

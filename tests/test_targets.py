@@ -363,6 +363,21 @@ def test_downgrade_and_verify_fan_out_too(project, migrate, tmp_path):
     assert target["document"]["ok"] is True
 
 
+def test_drift_over_targets_names_the_one_changed_by_hand(project, migrate):
+    write_history(project)
+    databases = [Database(name, f"sqlite:///{name}.sqlite") for name in ("a", "b", "c")]
+    write_targets(project, databases)
+    assert migrate("upgrade", "--targets", "all").exit_code == 0
+    databases[1].execute("CREATE INDEX ix_hand_made ON teams (id)")
+
+    result = migrate("drift", "--targets", "all", "--jobs", "2")
+
+    assert result.exit_code == 1, result.output
+    table = rows(result.stdout)
+    assert table["a"].endswith(" ok") and table["c"].endswith(" ok"), result.stdout
+    assert "failed: exit 1: index only in the database: ix_hand_made" in table["b"]
+
+
 def test_shards_cover_every_target_exactly_once_and_stay_put_as_targets_come():
     targets = [Target(f"tenant-{number}", "sqlite://") for number in range(1000)]
     for count in (1, 2, 3, 8):
