@@ -36,10 +36,9 @@ def baseline(
     from alembic.util import CommandError
 
     from migrations_cli.core.config import WITHOUT_MODELS_KEY
-    from migrations_cli.core.database import opened_connection
     from migrations_cli.graph.database_state import read_heads
-    from migrations_cli.guards.schema_compare import schema_differences
-    from migrations_cli.guards.scratch import history_schema, require_same_kind
+    from migrations_cli.guards.drift import differences_from_history
+    from migrations_cli.guards.scratch import require_same_kind
     from migrations_cli.running.migration_run import describe_revisions
 
     context = get_context(ctx)
@@ -63,15 +62,7 @@ def baseline(
     configured = scratch_url or configured_scratch_url(context.settings)
     with scratch_database(context.settings, configured, "baseline") as scratch:
         require_same_kind(database, scratch, "baseline")
-        expected = history_schema(scratch, hook, (target,))
-    with opened_connection(database) as connection:
-        differences = schema_differences(
-            expected,
-            connection,
-            expected_name=f"the history at {target}",
-            found_name="the database",
-            hook=hook,
-        )
+        differences = differences_from_history(database, scratch, hook, (target,), target)
     if differences:
         count = len(differences)
         output.result(

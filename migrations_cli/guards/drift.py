@@ -49,15 +49,13 @@ def drift_of(database: Settings, scratch: Settings, hook: pluggy.HookRelay | Non
     compare the two schemas; the scratch database is emptied again afterwards."""
     from alembic.script import ScriptDirectory
 
-    from migrations_cli.core.database import opened_connection
     from migrations_cli.graph.database_state import (
         database_state,
         read_heads,
         unknown_revision_advice,
     )
     from migrations_cli.graph.squashing import below_baseline_error
-    from migrations_cli.guards.schema_compare import schema_differences
-    from migrations_cli.guards.scratch import history_schema, require_same_kind, scratch_config
+    from migrations_cli.guards.scratch import require_same_kind, scratch_config
     from migrations_cli.running.migration_run import describe_revisions
 
     require_same_kind(database, scratch, "drift")
@@ -74,13 +72,31 @@ def drift_of(database: Settings, scratch: Settings, hook: pluggy.HookRelay | Non
         raise below_baseline_error(script, unknown) or MigrationsError(
             unknown_revision_advice(unknown)
         )
-    expected = history_schema(scratch, hook, heads)
+    differences = differences_from_history(
+        database, scratch, hook, heads, describe_revisions(heads)
+    )
+    return Drift(database.masked_url(), heads, differences)
+
+
+def differences_from_history(
+    database: Settings,
+    scratch: Settings,
+    hook: pluggy.HookRelay | None,
+    revisions: tuple[str, ...],
+    shown: str,
+) -> list[SchemaDifference]:
+    """`database`'s schema against the one the history builds at `revisions`, replayed on
+    the (empty) `scratch` database, which is emptied again: what drift and baseline ask."""
+    from migrations_cli.core.database import opened_connection
+    from migrations_cli.guards.schema_compare import schema_differences
+    from migrations_cli.guards.scratch import history_schema
+
+    expected = history_schema(scratch, hook, revisions)
     with opened_connection(database) as connection:
-        differences = schema_differences(
+        return schema_differences(
             expected,
             connection,
-            expected_name=f"the history at {describe_revisions(heads)}",
+            expected_name=f"the history at {shown}",
             found_name="the database",
             hook=hook,
         )
-    return Drift(database.masked_url(), heads, differences)
