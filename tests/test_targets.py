@@ -34,31 +34,16 @@ TARGET_COUNTS = {"sqlite": 50, "postgresql": 10, "schemas": 10, "mysql": 5}
 JOBS = "4"
 FIRST, SECOND = "aaaa00000001", "aaaa00000002"
 
-REVISION = """
-import sqlalchemy as sa
-from alembic import op
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade():
-    op.drop_table("{table}")
-"""
-
 
 def write_history(project) -> None:
     """Two revisions: users, then teams (a target that already has teams fails the second)."""
     for revision, down, table in ((FIRST, None, "users"), (SECOND, FIRST, "teams")):
-        project.write(
-            f"alembic/versions/{revision}_{table}.py",
-            REVISION.format(revision=revision, down=down, table=table),
+        project.write_revision(
+            revision,
+            down,
+            upgrade=f'op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))',
+            downgrade=f'op.drop_table("{table}")',
+            message=table,
         )
 
 
