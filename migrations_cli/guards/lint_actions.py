@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from migrations_cli.guards.emptied_tables import EMPTY_TABLE
 from migrations_cli.guards.op_calls import OpCall, is_true, string_literal
 
 # Functions whose value changes row by row: a column added with one as its default makes
@@ -97,7 +98,8 @@ class Action:
     """One thing a revision does, at a line of the revision file. `kind` is one of
     create_table, add_column, alter_type, set_not_null, rename, drop_table, drop_column,
     add_constraint (`constraint`: foreign, check, unique or primary), validate_constraint,
-    drop_constraint, create_index, drop_index, truncate, drop_database, set_lock_timeout,
+    drop_constraint, create_index, drop_index, truncate, empty_table (a DELETE without WHERE, or
+    each table a TRUNCATE names), drop_database, set_lock_timeout,
     other_ddl (a strong lock with nothing more to say about it). `shown` is how a finding
     names it: the operation call, or the SQL statement cut short."""
 
@@ -145,7 +147,8 @@ def _from_call(call: OpCall) -> Action | None:
     if name == "alter_column":
         column_name = call.text(1, "column_name")
         shown = call.shown(table, column_name)
-        if _is_false(call.keywords.get("nullable")):
+        already_not_null = _is_false(call.keywords.get("existing_nullable"))
+        if _is_false(call.keywords.get("nullable")) and not already_not_null:
             return Action("set_not_null", line, shown, table=table)
         if "type_" in call.keywords:
             family = _family(call.keywords["type_"])
@@ -380,7 +383,12 @@ def _statement_actions(node: Any, line: int, shown: str, in_transaction: bool) -
         return []
     if kind == "TruncateStmt":
         cascade = node.behavior.name == "DROP_CASCADE"
-        return [Action("truncate", cascade=cascade, **base)]
+        emptied = [_relation(relation) for relation in node.relations or ()]
+        return [Action("truncate", cascade=cascade, **base)] + [
+            Action(EMPTY_TABLE, table=name, **base) for name in emptied if name
+        ]
+    if kind == "DeleteStmt" and node.whereClause is None:
+        return [Action(EMPTY_TABLE, table=table, **base)] if table else []
     if kind == "DropdbStmt":
         return [Action("drop_database", **base)]
     if kind == "RenameStmt":

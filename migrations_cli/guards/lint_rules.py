@@ -22,7 +22,7 @@ import io
 import os
 import re
 import tokenize
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +92,12 @@ class RevisionSource:
     actions: tuple[Action, ...] = ()
     lock_timeout: bool = False
     unparsed_sql: bool = False
+    emptied: Mapping[str, int] = field(default_factory=dict)
+
+    def emptied_before(self, table: str | None, line: int) -> bool:
+        """Whether the upgrade empties `table` before `line`: a NOT NULL column added
+        there meets no rows."""
+        return table is not None and self.emptied.get(table, line) < line
 
     @property
     def postgresql(self) -> bool:
@@ -110,13 +116,14 @@ def read_revision(
     project_lock_timeout: bool = False,
 ) -> RevisionSource:
     """Parse a revision file; a file that is not valid Python raises SyntaxError."""
+    from migrations_cli.guards.emptied_tables import EMPTY_TABLE, emptied_tables
     from migrations_cli.guards.lint_actions import from_calls
 
     with tokenize.open(path) as stream:  # honours a `# -*- coding: ... -*-` declaration
         source = stream.read()
     tree = ast.parse(source, filename=str(path))
-    upgrade, upgrade_empty = _function_calls(tree, "upgrade")
-    downgrade, downgrade_empty = _function_calls(tree, "downgrade")
+    upgrade, upgrade_empty = _function_calls(tree, "upgrade", dialect)
+    downgrade, downgrade_empty = _function_calls(tree, "downgrade", dialect)
     actions = list(from_calls(upgrade))
     unparsed = _raw_sql_actions(upgrade, actions)
     own_timeout = any(
@@ -138,6 +145,9 @@ def read_revision(
         actions=tuple(sorted(actions, key=lambda action: action.line)),
         lock_timeout=project_lock_timeout or own_timeout,
         unparsed_sql=unparsed,
+        emptied=emptied_tables(
+            tree, [(a.table, a.line) for a in actions if a.kind == EMPTY_TABLE and a.table]
+        ),
     )
 
 
@@ -246,16 +256,19 @@ def _assignment_target(node: ast.stmt) -> str | None:
     return target.id if isinstance(target, ast.Name) else None
 
 
-def _function_calls(tree: ast.Module, name: str) -> tuple[tuple[OpCall, ...], bool]:
+def _function_calls(
+    tree: ast.Module, name: str, dialect: str | None = None
+) -> tuple[tuple[OpCall, ...], bool]:
     """The op calls of the module-level function `name` (and of multi-database templates'
-    `name_<engine>` functions), and whether they do nothing at all."""
+    `name_<engine>` functions), and whether they do nothing at all. With `dialect` known,
+    a branch for other databases only (``if bind.engine.name == "mysql":``) is left out."""
     functions = [
         node
         for node in tree.body
         if isinstance(node, ast.FunctionDef)
         and (node.name == name or node.name.startswith(name + "_"))
     ]
-    calls = [call for function in functions for call in _op_calls(function.body)]
+    calls = [call for function in functions for call in _op_calls(function.body, dialect)]
     empty = all(_is_empty(function.body) for function in functions)
     return tuple(sorted(calls, key=lambda call: call.line)), empty
 
@@ -269,9 +282,9 @@ def _is_empty(body: list[ast.stmt]) -> bool:
     )
 
 
-def _op_calls(body: list[ast.stmt]) -> Iterator[OpCall]:
+def _op_calls(body: list[ast.stmt], dialect: str | None = None) -> Iterator[OpCall]:
     """Calls on `op`, and on the names bound by `with op.batch_alter_table(T) as NAME`."""
-    collector = _OpCollector()
+    collector = _OpCollector(dialect)
     for statement in body:
         collector.visit(statement)
     return iter(collector.calls)
@@ -282,7 +295,8 @@ class _OpCollector(ast.NodeVisitor):
     NAME`` stands for table T only inside that block (two blocks may both say `batch_op`),
     and a call inside ``with op.get_context().autocommit_block():`` is marked as such."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: str | None = None) -> None:
+        self.dialect = _DIALECT_FAMILY.get(dialect or "", dialect)
         self.calls: list[OpCall] = []
         self._batches: dict[str, str | None] = {}
         self._autocommit = False
@@ -303,6 +317,16 @@ class _OpCollector(ast.NodeVisitor):
             self.visit(statement)
         self._batches, self._autocommit = saved
 
+    def visit_If(self, node: ast.If) -> None:
+        runs = _branch_runs_on(node.test, self.dialect) if self.dialect else None
+        if runs is not False:
+            self.visit(node.test)
+            for statement in node.body:
+                self.visit(statement)
+        if runs is not True:
+            for statement in node.orelse:
+                self.visit(statement)
+
     def visit_Call(self, node: ast.Call) -> None:
         function = node.func
         if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
@@ -316,6 +340,34 @@ class _OpCollector(ast.NodeVisitor):
                     args.insert(min(position, len(args)), ast.Constant(self._batches[owner]))
                 self.calls.append(_op_call(node, name, args, self._autocommit))
         self.generic_visit(node)
+
+
+_DIALECT_FAMILY = {"mariadb": "mysql"}
+_DIALECTS = frozenset({"postgresql", "mysql", "mariadb", "sqlite", "mssql", "oracle"})
+
+
+def _branch_runs_on(test: ast.expr, dialect: str) -> bool | None:
+    """For ``if <...>.name == "mysql":`` (or ``!=``, ``in``, ``not in`` a tuple of names):
+    whether the branch runs on `dialect`; None when the test is not such a comparison."""
+    if not (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.left, ast.Attribute)
+        and test.left.attr == "name"
+    ):
+        return None
+    right = test.comparators[0]
+    items = right.elts if isinstance(right, ast.Tuple | ast.List | ast.Set) else [right]
+    names = {string_literal(item) for item in items}
+    if not names or not names <= _DIALECTS:
+        return None
+    named = dialect in {_DIALECT_FAMILY.get(name, name) for name in names if name}
+    operator = test.ops[0]
+    if isinstance(operator, ast.Eq | ast.In):
+        return named
+    if isinstance(operator, ast.NotEq | ast.NotIn):
+        return not named
+    return None
 
 
 def _op_call(node: ast.Call, name: str, args: list[ast.expr], autocommit: bool) -> OpCall:
@@ -340,6 +392,7 @@ def _column_name(node: ast.expr | None) -> str | None:
 
 def _type_of(node: ast.expr | None) -> tuple[str, int | None] | None:
     """`sa.String(length=50)` → ("String", 50); `sa.Integer()` → ("Integer", None)."""
+    node = _postgresql_variant(node)
     if isinstance(node, ast.Call):
         function, args = node.func, node.args
         length_node = args[0] if args else _keyword(node, "length")
@@ -352,6 +405,20 @@ def _type_of(node: ast.expr | None) -> tuple[str, int | None] | None:
         return None
     length = length_node.value if isinstance(length_node, ast.Constant) else None
     return name, length if isinstance(length, int) else None
+
+
+def _postgresql_variant(node: ast.expr | None) -> ast.expr | None:
+    """`sa.Text().with_variant(MEDIUMTEXT, "mysql")` is Text on PostgreSQL, and the variant
+    where one is named for "postgresql"."""
+    while (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "with_variant"
+    ):
+        if len(node.args) == 2 and string_literal(node.args[1]) == "postgresql":
+            return node.args[0]
+        node = node.func.value
+    return node
 
 
 def _shown_type(kind: tuple[str, int | None] | None) -> str:
@@ -401,6 +468,8 @@ def not_null_without_default(revision: RevisionSource) -> Iterator[Finding]:
         nullable = _keyword(column, "nullable")
         not_null = isinstance(nullable, ast.Constant) and nullable.value is False
         if not not_null or not _is_none_or_absent(_keyword(column, "server_default")):
+            continue
+        if revision.emptied_before(call.text(0, "table_name"), call.line):
             continue
         shown = call.shown(call.text(0, "table_name"), _column_name(column))
         yield Finding(
@@ -637,7 +706,12 @@ def _counterpart(revision: RevisionSource, action: Action) -> Finding | None:
             "code still selecting it fails; stop using it in one release, drop it in a later one",
         )
     missing_default = any(c.not_null and c.default is None for c in action.columns)
-    if action.kind == "add_column" and missing_default and _existing(revision, action):
+    if (
+        action.kind == "add_column"
+        and missing_default
+        and _existing(revision, action)
+        and not revision.emptied_before(action.table, action.line)
+    ):
         return Finding(
             "ML003",
             "error",
