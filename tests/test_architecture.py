@@ -119,8 +119,6 @@ DEFERRED_TANGLE = {
     "migrations_cli.core.metadata",
     "migrations_cli.environment",
     "migrations_cli.graph.squashing",
-    "migrations_cli.guards.lint_actions",
-    "migrations_cli.guards.lint_rules",
     "migrations_cli.guards.model_diff",
     "migrations_cli.guards.schema_compare",
     "migrations_cli.running.checksums",
