@@ -121,3 +121,27 @@ def test_a_branch_for_another_database_is_linted_only_for_that_database(
 
     assert "ML004" not in lint(project, migrate, body, POSTGRES_ENV)
     assert "ML004" in lint(project, migrate, body, MYSQL_ENV)
+
+
+def test_a_column_given_where_alembic_takes_its_name_is_the_error_alembic_raises(
+    project: Project, migrate
+):
+    """JupyterHub 6.1.1's downgrades write ``op.drop_column('spawners',
+    sa.Column('user_options'))``: lint names that call, not a missing inverse, and Alembic
+    indeed fails there."""
+    project.write_revision(
+        "col000000001",
+        upgrade='op.create_table("teams", sa.Column("id", sa.Integer, primary_key=True))\n'
+        'op.add_column("teams", sa.Column("motto", sa.Text()))',
+        downgrade='op.drop_column("teams", sa.Column("motto"))\nop.drop_table("teams")',
+    )
+    project.write_env(DATABASE_URL="sqlite:///db.sqlite")
+
+    findings = rules_of(migrate("lint", "--json"))
+    upgraded = migrate("upgrade")
+    downgraded = migrate("downgrade", "base")
+
+    assert "ML023" in findings and "ML008" not in findings
+    assert upgraded.exit_code == 0
+    assert downgraded.exit_code == 1
+    assert "TypeError" in downgraded.stderr

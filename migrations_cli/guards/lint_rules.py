@@ -607,7 +607,7 @@ _INVERSES: dict[str, tuple[str, Callable[[OpCall], tuple[str | None, ...]]]] = {
     ),
     "drop_column": (
         "add_column",
-        lambda call: (call.text(0, "table_name"), call.text(1, "column_name")),
+        lambda call: (call.text(0, "table_name"), _named_column(call)),
     ),
     "create_index": ("drop_index", lambda call: (call.text(0, "index_name"),)),
     "drop_index": ("create_index", lambda call: (call.text(0, "index_name"),)),
@@ -647,6 +647,41 @@ def not_inverse(revision: RevisionSource) -> Iterator[Finding]:
             f"{call.shown(*key)} in upgrade() has no {inverse}({', '.join(map(repr, key))}) in "
             "downgrade(): downgrading leaves the schema out of step with the revision; add it",
         )
+
+
+def _named_column(call: OpCall) -> str | None:
+    """The column a call names, given as a string or (wrongly: see ML023) as a Column."""
+    return call.text(1, "column_name") or _column_name(_column_argument(call))
+
+
+def _column_argument(call: OpCall) -> ast.expr | None:
+    """The second argument when it is a `Column(...)`."""
+    node = call.keywords.get("column_name") or (call.args[1] if len(call.args) > 1 else None)
+    if isinstance(node, ast.Call):
+        function = node.func
+        name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+        if name == "Column":
+            return node
+    return None
+
+
+def column_for_a_name(revision: RevisionSource) -> Iterator[Finding]:
+    """ML023: drop_column and alter_column take the column's name; given a Column instead,
+    Alembic raises TypeError and the migration stops there."""
+    for function, calls in (("upgrade", revision.upgrade), ("downgrade", revision.downgrade)):
+        for call in calls:
+            column = _column_argument(call)
+            if call.name not in ("drop_column", "alter_column") or column is None:
+                continue
+            name = _column_name(column)
+            shown = call.shown(call.text(0, "table_name"), name)
+            yield Finding(
+                "ML023",
+                "error",
+                call.line,
+                f"{shown} in {function}() is given a Column where Alembic takes the column's "
+                f"name: it raises TypeError; write {repr(name) if name else 'the name'} instead",
+            )
 
 
 def raw_sql_without_downgrade(revision: RevisionSource) -> Iterator[Finding]:
@@ -1024,6 +1059,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     empty_downgrade,
     not_inverse,
     raw_sql_without_downgrade,
+    column_for_a_name,
     *ACTION_RULES,
 )
 
