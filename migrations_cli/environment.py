@@ -29,13 +29,14 @@ from migrations_cli.core.settings import (
     load_settings,
     make_project_importable,
 )
+from migrations_cli.core.tool_tables import plugin_include_object
 from migrations_cli.graph.cache_files import CACHE_DIR
 from migrations_cli.guards.code_sums import MEMO_NAME
-from migrations_cli.running.checksums import CHECKSUM_TABLE, ChecksumRecorder, all_recorded
-from migrations_cli.running.configure_options import merged, plugin_options
+from migrations_cli.running.checksums import ChecksumRecorder, all_recorded
+from migrations_cli.running.configure_options import merged, plugin_options, revision_directives
 from migrations_cli.running.ddl_retry import LockWaitFailure, RevisionRetries
 from migrations_cli.running.ddl_timeouts import RevisionSteps, configured_timeouts
-from migrations_cli.running.locking import LOCK_TABLE, LockCheck, LockLost, migration_lock
+from migrations_cli.running.locking import LockCheck, LockLost, migration_lock
 from migrations_cli.running.migration_run import (
     RUN_KEY,
     Failure,
@@ -44,15 +45,15 @@ from migrations_cli.running.migration_run import (
     call_after_migrate,
     failed_statement,
     failing_frame,
+    recorder,
     revisions_between,
 )
 
 if TYPE_CHECKING:
     import pluggy
     from alembic.config import Config
-    from alembic.operations.ops import MigrationScript
     from alembic.runtime.environment import EnvironmentContext
-    from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from alembic.runtime.migration import MigrationContext
     from sqlalchemy.engine import Connection, Dialect
 
 # Alembic commands whose run of env.py never compares the models: they run the revisions'
@@ -61,8 +62,6 @@ if TYPE_CHECKING:
 _COMMANDS_WITHOUT_MODELS = frozenset(
     {"upgrade", "downgrade", "stamp", "current", "merge", "ensure_version"}
 )
-# Tables migrations-cli keeps beside the version table.
-TOOL_TABLES = frozenset({LOCK_TABLE, CHECKSUM_TABLE})
 # How a failure names the database (MariaDB is told apart from MySQL by its dialect).
 _DATABASE_NAMES = {
     "postgresql": "PostgreSQL",
@@ -479,72 +478,6 @@ def _cancel_statements_of_a_killed_process(connection: Connection) -> None:
         connection.commit()  # a SET inside a transaction that rolls back is undone
     except exc.DBAPIError:  # a server that speaks PostgreSQL without it: carry on
         connection.rollback()
-
-
-def recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
-    def on_version_apply(
-        ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
-    ) -> None:
-        try:
-            run.check_lock()  # (this revision's transaction is still open: it rolls back)
-        except LockLost as lost:
-            lost.revision = step.up_revision_id
-            raise
-        script = step.up_revision  # (a look-up in the revision map: once)
-        if not step.is_stamp and step.up_revision_id:
-            checksums.applied(step.up_revision_id, step.is_upgrade, script)
-        run.record(step.up_revision_id or "", _message(script), tuple(sorted(heads)))
-
-    return on_version_apply
-
-
-def _message(script: Any) -> str | None:
-    """What Script.doc gives (the docstring's first paragraph), read from the module: Script.doc
-    splits with a regular expression after looking for a Python 2 source encoding, which
-    cost more than the rest of the revision's progress line."""
-    text = getattr(getattr(script, "module", None), "__doc__", None)
-    return text.strip().partition("\n\n")[0] if isinstance(text, str) else None
-
-
-def plugin_include_object(hook: pluggy.HookRelay) -> Callable[..., bool]:
-    """The include_object callable Alembic takes: an object stays unless a plugin says False
-    (used by autogenerate here and by `migrate check`). The tool's own tables are never the
-    models' business."""
-
-    def include_object(
-        object: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-    ) -> bool:
-        if type_ == "table" and name in TOOL_TABLES:
-            return False
-        answers = call_hook(
-            hook.include_object,
-            object=object,
-            name=name,
-            type_=type_,
-            reflected=reflected,
-            compare_to=compare_to,
-        )
-        return False not in answers
-
-    return include_object
-
-
-def revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> Callable[..., None]:
-    def process_revision_directives(
-        context: MigrationContext, revision: tuple[str, ...], directives: list[MigrationScript]
-    ) -> None:
-        call_hook(
-            hook.process_revision_directives,
-            context=context,
-            revision=revision,
-            directives=directives,
-        )
-        if autogenerate and all(
-            ops.is_empty() for script in directives for ops in script.upgrade_ops_list
-        ):
-            directives[:] = []  # nothing changed: write no file
-
-    return process_revision_directives
 
 
 def _needs_models(config: Config) -> bool:

@@ -175,7 +175,7 @@ class MigrationsProject:
     def tables(self) -> set[str]:
         """The application's tables in the SQLite database: not the version table, nor
         migrations-cli's own (lock, checksums)."""
-        from migrations_cli.environment import TOOL_TABLES
+        from migrations_cli.core.tool_tables import TOOL_TABLES
 
         tables = set(self._query("SELECT name FROM sqlite_master WHERE type = 'table'"))
         return tables - {"alembic_version", *TOOL_TABLES}

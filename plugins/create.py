@@ -77,7 +77,8 @@ def create(
     from alembic.util import CommandError
 
     from migrations_cli.core.metadata import NO_MODELS_FOUND, without_models
-    from migrations_cli.running.configure_options import adjusted_configure, autogenerate_additions
+    from migrations_cli.running.autogenerate_options import autogenerate_additions
+    from migrations_cli.running.configure_options import adjusted_configure
 
     message = checked_message(message)
     context = get_context(ctx)

@@ -551,7 +551,7 @@ def _include_table(hook: pluggy.HookRelay) -> Callable[[str], bool]:
     """Ask the plugins' include_object about a table by name, as autogenerate would."""
     from sqlalchemy import MetaData, Table
 
-    from migrations_cli.environment import plugin_include_object
+    from migrations_cli.core.tool_tables import plugin_include_object
 
     include_object = plugin_include_object(hook)
 

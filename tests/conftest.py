@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from migrations_cli.core.cli import main
-from migrations_cli.environment import TOOL_TABLES
+from migrations_cli.core.tool_tables import TOOL_TABLES
 from migrations_cli.testing import SETTING_NAMES, MigrationsProject, forget_modules_under
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

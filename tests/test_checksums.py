@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from conftest import MODELS_V1
 
-from migrations_cli.running.checksums import CHECKSUM_TABLE
+from migrations_cli.core.tool_tables import CHECKSUM_TABLE
 
 USERS = "aaaa00000001"
 EMAIL = "bbbb00000002"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from migrations_cli.core.tool_tables import CHECKSUM_TABLE
 from migrations_cli.guards import code_sums
 from migrations_cli.guards.code_sums import MEMO_FORMAT, MEMO_NAME, CodeSumMemo, file_checksums
-from migrations_cli.running.checksums import CHECKSUM_TABLE
 
 SOURCE = '''"""Add users"""
 import sqlalchemy as sa

@@ -10,8 +10,8 @@ import pytest
 from conftest import MIGRATE_SCRIPT, SETTING_NAMES, run_process, table_names, versions_in
 from test_checksums import recorded_rows
 
-from migrations_cli.running.checksums import CHECKSUM_TABLE
-from migrations_cli.running.locking import LOCK_TABLE, migration_lock
+from migrations_cli.core.tool_tables import CHECKSUM_TABLE, LOCK_TABLE
+from migrations_cli.running.locking import migration_lock
 
 PROCESSES = 8
 REVISIONS = 4

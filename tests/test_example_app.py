@@ -40,7 +40,7 @@ def test_example_models_match_the_migrations_at_head(database_url):
     from alembic.runtime.migration import MigrationContext
 
     from app.models import Base
-    from migrations_cli.environment import TOOL_TABLES
+    from migrations_cli.core.tool_tables import TOOL_TABLES
 
     assert migrate_repository(database_url, "upgrade").exit_code == 0
 

@@ -30,7 +30,7 @@ NO_MODELS = (
 def without_models(context: MigrationsContext) -> bool:
     """Known without running env.py: no MIGRATIONS_METADATA, and migrations-cli's env.py
     (which gives Alembic nothing else)."""
-    from migrations_cli.running.migration_run import is_projects_own_env_py
+    from migrations_cli.core.env_py import is_projects_own_env_py
 
     return context.settings.metadata is None and not is_projects_own_env_py(context.script)
 

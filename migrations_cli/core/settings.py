@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 from migrations_cli.core.durations import parse_duration
 from migrations_cli.core.errors import SettingsError, first_line
 from migrations_cli.core.output import mask_outside
-from migrations_cli.core.url_secrets import check_credentials, mask_url, url_passwords
+from migrations_cli.core.url_secrets import ambiguous_credentials, mask_url, url_passwords
 from migrations_cli.running.locking import DEFAULT_TIMEOUT_SECONDS, LOCK_KINDS, LockKind
 
 if TYPE_CHECKING:
@@ -93,7 +93,10 @@ class Settings:
     def require_database_url(self) -> str:
         """The URL, or an error that says where it was looked for."""
         if self.database_url:
-            check_credentials(self.database_url)
+            if ambiguous_credentials(self.database_url):
+                raise SettingsError(
+                    "DATABASE_URL: percent-encode '@' in the user name or password as %40"
+                )
             return self.database_url
         where = f"{self.env_file} or " if self.env_file else "a .env file or "
         raise SettingsError(f"DATABASE_URL is not set: add it to {where}the environment")

@@ -7,8 +7,6 @@ import json
 import re
 from urllib.parse import quote, quote_plus, unquote
 
-from migrations_cli.core.errors import SettingsError
-
 MASK = "***"
 
 # scheme://user:password@ with the password read as SQLAlchemy's URL parser reads it: all
@@ -63,9 +61,8 @@ def mask_url(url: str) -> str:
     return _CREDENTIALS_TO_HOST.sub(lambda match: f"{match['head']}{MASK}@{match['rest']}", masked)
 
 
-def check_credentials(url: str) -> None:
-    """A raw @ in the user name or password makes the host ambiguous (SQLAlchemy takes the
-    first @, and would show the rest of the password as part of the host name)."""
+def ambiguous_credentials(url: str) -> bool:
+    """Whether a raw @ in the user name or password makes the host ambiguous (SQLAlchemy
+    takes the first @, and would show the rest of the password as part of the host name)."""
     credentials = _CREDENTIALS.match(url)
-    if credentials and "@" in re.split(r"[/?]", credentials["rest"], maxsplit=1)[0]:
-        raise SettingsError("DATABASE_URL: percent-encode '@' in the user name or password as %40")
+    return bool(credentials and "@" in re.split(r"[/?]", credentials["rest"], maxsplit=1)[0])

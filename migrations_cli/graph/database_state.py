@@ -15,10 +15,6 @@ from typing import TYPE_CHECKING
 from migrations_cli.core.errors import MigrationsError
 from migrations_cli.graph.revision_graph import walk
 
-# The table checksums.py records each applied revision's sums in, beside the version table
-# (named here so that reading it, as the quick answers do, needs nothing of checksums.py).
-CHECKSUM_TABLE = "migrations_cli_checksums"
-
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
 

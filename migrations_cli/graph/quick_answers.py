@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from migrations_cli.core.settings import Settings, make_project_importable
+from migrations_cli.core.tool_tables import CHECKSUM_TABLE
 from migrations_cli.fanout import target_report
 from migrations_cli.graph import graph_snapshot
-from migrations_cli.graph.database_state import CHECKSUM_TABLE
 from migrations_cli.graph.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
 
 if TYPE_CHECKING:

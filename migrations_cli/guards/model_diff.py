@@ -38,7 +38,7 @@ def model_differences(
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from migrations_cli.environment import plugin_include_object
+    from migrations_cli.core.tool_tables import plugin_include_object
 
     migration_context = MigrationContext.configure(
         connection,
@@ -68,7 +68,8 @@ def env_differences(context: MigrationsContext, config: Config | None = None) ->
 
     from migrations_cli.core.errors import MigrationsError
     from migrations_cli.core.metadata import NO_MODELS
-    from migrations_cli.running.configure_options import adjusted_configure, autogenerate_additions
+    from migrations_cli.running.autogenerate_options import autogenerate_additions
+    from migrations_cli.running.configure_options import adjusted_configure
 
     config = config or context.alembic_config
     diffs: list[Any] = []

@@ -14,17 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from migrations_cli.core.tool_tables import BOOKKEEPING_TABLES, plugin_include_object
 from migrations_cli.guards.model_diff import column_change, describe_difference, flattened
-from migrations_cli.running.checksums import CHECKSUM_TABLE
-from migrations_cli.running.locking import LOCK_TABLE
 
 if TYPE_CHECKING:
     import pluggy
     from sqlalchemy import MetaData
     from sqlalchemy.engine import Connection
-
-# Tables Alembic and migrations-cli keep for themselves: not part of anyone's schema.
-BOOKKEEPING_TABLES = frozenset({"alembic_version", LOCK_TABLE, CHECKSUM_TABLE})
 
 
 @dataclass(frozen=True)
@@ -104,7 +100,6 @@ def schema_differences(
 def _include_object(hook: pluggy.HookRelay | None) -> Any:
     """The bookkeeping tables are left out; with a plugin manager, the plugins' include_object
     too (a team's own exclusions hold here as in `check`)."""
-    from migrations_cli.environment import plugin_include_object
 
     plugins = plugin_include_object(hook) if hook is not None else None
 

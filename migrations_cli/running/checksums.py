@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from migrations_cli.core import output
 from migrations_cli.core.errors import describe
-from migrations_cli.graph.database_state import CHECKSUM_TABLE as CHECKSUM_TABLE
+from migrations_cli.core.tool_tables import CHECKSUM_TABLE
 from migrations_cli.guards.code_sums import (
     CodeSumMemo,
     FileChecksums,

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pluggy
     from alembic.config import Config
+    from alembic.operations.ops import MigrationScript
+    from alembic.runtime.migration import MigrationContext
 
-    from migrations_cli.core.context import MigrationsContext
     from migrations_cli.core.settings import Settings
 
 Options = dict[str, Any]
@@ -134,25 +135,23 @@ def plugin_options(hook: pluggy.HookRelay, config: Config, settings: Settings) -
     return options
 
 
-def autogenerate_additions(context: MigrationsContext, *, revision: bool) -> Options:
-    """What `migrate` adds to env.py's arguments for an autogenerate (`revision`: one that
-    writes a file). Nothing to migrations-cli's env.py, which does the same itself. To a
-    project's own: the models of MIGRATIONS_METADATA when set, the tool's tables left out
-    (and whatever the plugins' include_object leaves out), the plugins'
-    process_revision_directives (and no file for an autogenerate that found nothing, as
-    with migrations-cli's env.py), and the plugins' configure_options."""
-    from migrations_cli.core.metadata import load_metadata
-    from migrations_cli.environment import plugin_include_object, revision_directives
-    from migrations_cli.running.migration_run import is_projects_own_env_py
+def revision_directives(hook: pluggy.HookRelay, autogenerate: bool) -> Callable[..., None]:
+    """The process_revision_directives callable Alembic takes: the plugins' hook, then (for
+    an autogenerate) no file when nothing changed."""
+    from migrations_cli.core.hook_calls import call_hook
 
-    if not is_projects_own_env_py(context.script):
-        return {}
-    hook = context.plugin_manager.hook
-    settings = context.settings
-    ours: Options = {
-        "include_object": plugin_include_object(hook),
-        "process_revision_directives": revision_directives(hook, revision),
-    }
-    if settings.metadata is not None:
-        ours["target_metadata"] = load_metadata(settings.metadata)
-    return merged(ours, plugin_options(hook, context.alembic_config, settings))
+    def process_revision_directives(
+        context: MigrationContext, revision: tuple[str, ...], directives: list[MigrationScript]
+    ) -> None:
+        call_hook(
+            hook.process_revision_directives,
+            context=context,
+            revision=revision,
+            directives=directives,
+        )
+        if autogenerate and all(
+            ops.is_empty() for script in directives for ops in script.upgrade_ops_list
+        ):
+            directives[:] = []  # nothing changed: write no file
+
+    return process_revision_directives

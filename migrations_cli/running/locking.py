@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 from migrations_cli.core.errors import DatabaseError, MigrationsError, SettingsError, describe
+from migrations_cli.core.tool_tables import LOCK_TABLE
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -52,7 +53,6 @@ LockKind = Literal["advisory", "table", "none"]
 LOCK_KINDS: tuple[LockKind, ...] = ("advisory", "table", "none")
 DEFAULT_TIMEOUT_SECONDS = 300.0
 LOCK_NAME = "migrations_cli"
-LOCK_TABLE = "migrations_cli_lock"
 LEASE_SECONDS = 30
 LEASE_MS = LEASE_SECONDS * 1000
 _FIRST_POLL_SECONDS = 0.02

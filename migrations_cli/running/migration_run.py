@@ -13,27 +13,27 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from migrations_cli.core import output
+from migrations_cli.core.env_py import is_projects_own_env_py
 from migrations_cli.core.errors import MigrationsError, PluginError, describe, traceback_frames
 from migrations_cli.fanout import target_report
+from migrations_cli.running.locking import LockLost
 
 if TYPE_CHECKING:
     import pluggy
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext, MigrationInfo
     from alembic.script import ScriptDirectory
 
     from migrations_cli.core.context import MigrationsContext
     from migrations_cli.core.settings import Settings
     from migrations_cli.hookspecs import Direction
+    from migrations_cli.running.checksums import ChecksumRecorder
 
 RUN_KEY = "migrations_cli.run"
-# An env.py that mentions this module hands the run over to it (alembic/env.py, scaffolded
-# by `migrate init`); any other env.py is the project's own.
-ENVIRONMENT_MODULE = "migrations_cli.environment"
 # A failed statement is shown cut to this many characters.
 STATEMENT_CHARS = 120
 # +2, -1, ae10+2, head-1: targets counted from where the database is.
@@ -261,15 +261,6 @@ def run_migration(context: MigrationsContext, direction: Direction, target: str)
     return run
 
 
-def is_projects_own_env_py(script: ScriptDirectory) -> bool:
-    """Whether env.py is the project's own rather than migrations-cli's (which names it)."""
-    try:
-        source = Path(script.env_py_location).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False  # Alembic will say what is wrong with it
-    return ENVIRONMENT_MODULE not in source
-
-
 def _run_with_own_environment(
     context: MigrationsContext, direction: Direction, target: str
 ) -> MigrationRun:
@@ -285,7 +276,6 @@ def _run_with_own_environment(
 
     from migrations_cli.core.database import create_engine
     from migrations_cli.core.hook_calls import call_hook
-    from migrations_cli.environment import recorder
     from migrations_cli.graph.cache_files import CACHE_DIR
     from migrations_cli.guards.code_sums import MEMO_NAME
     from migrations_cli.running.checksums import ChecksumRecorder
@@ -445,3 +435,31 @@ def revisions_between(
 
 def describe_revisions(revisions: tuple[str, ...]) -> str:
     return ", ".join(revisions) if revisions else "base"
+
+
+def recorder(run: MigrationRun, checksums: ChecksumRecorder) -> Callable[..., None]:
+    """The on_version_apply callable Alembic takes: as each revision is applied, in its
+    transaction, the lock is checked, the file's checksums taken and the run told."""
+
+    def on_version_apply(
+        ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: dict[str, Any]
+    ) -> None:
+        try:
+            run.check_lock()  # (this revision's transaction is still open: it rolls back)
+        except LockLost as lost:
+            lost.revision = step.up_revision_id
+            raise
+        script = step.up_revision  # (a look-up in the revision map: once)
+        if not step.is_stamp and step.up_revision_id:
+            checksums.applied(step.up_revision_id, step.is_upgrade, script)
+        run.record(step.up_revision_id or "", _message(script), tuple(sorted(heads)))
+
+    return on_version_apply
+
+
+def _message(script: Any) -> str | None:
+    """What Script.doc gives (the docstring's first paragraph), read from the module: Script.doc
+    splits with a regular expression after looking for a Python 2 source encoding, which
+    cost more than the rest of the revision's progress line."""
+    text = getattr(getattr(script, "module", None), "__doc__", None)
+    return text.strip().partition("\n\n")[0] if isinstance(text, str) else None
