@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +180,7 @@ class Comparison:
         self.expect("doctor passes", doctor.returncode == 0, doctor.stdout)
         self.same_check()
         self.same_autogenerate()
+        self.lint_summary()
         for target in ("-1", "base"):  # (a project's own failing downgrade fails in both)
             self.same_outcome(f"downgrade {target}", ("downgrade", target), ("downgrade", target))
         return self.failures
@@ -211,6 +213,17 @@ class Comparison:
             metadata.create_all(engine)
             engine.dispose()
         self.same_outcome("stamp head", ("stamp", "head"), ("stamp", "head"))
+
+    def lint_summary(self) -> None:
+        """What `migrate lint` says of the project's revisions, as PostgreSQL would run
+        them: errors and warnings by rule (a measurement, not a comparison)."""
+        url = {"DATABASE_URL": "postgresql+psycopg://app@db.invalid/app"}  # (lint never connects)
+        linted = self._run([str(self.bin / "migrate"), "lint", "--json"], {**os.environ, **url})
+        findings = json.loads(linted.stdout)["findings"]
+        for severity in ("error", "warning"):
+            rules = Counter(each["rule"] for each in findings if each["severity"] == severity)
+            counted = ", ".join(f"{rule} x{count}" for rule, count in sorted(rules.items()))
+            print(f"  lint  {sum(rules.values())} {severity}(s): {counted or '-'}")
 
     # the two tools ---------------------------------------------------------------------------
 
