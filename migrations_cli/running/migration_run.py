@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
@@ -279,7 +280,9 @@ def _run_with_own_environment(
     the lock check). That env.py takes no lock of its own, so the run holds the migration
     lock around it, and the checksum table is prepared before (with the warnings about
     edited applied files) and written after, under the lock, on connections of the run's
-    own. The lifecycle hooks run around it as they do for ours.
+    own. The lifecycle hooks run around it as they do for ours. Each revision gets its lock
+    and statement timeouts, and a run that timed out waiting for a lock is run again
+    (ddl_retry.OwnEnvironmentRetries says when that is safe).
     """
     from alembic import command
 
@@ -290,6 +293,8 @@ def _run_with_own_environment(
     from migrations_cli.guards.code_sums import MEMO_NAME
     from migrations_cli.running.checksums import ChecksumRecorder
     from migrations_cli.running.configure_options import adjusted_configure, plugin_options
+    from migrations_cli.running.ddl_retry import OwnEnvironmentRetries
+    from migrations_cli.running.ddl_timeouts import configured_timeouts
     from migrations_cli.running.locking import migration_lock
 
     config = context.alembic_config
@@ -303,6 +308,20 @@ def _run_with_own_environment(
         "on_version_apply": recorder(run, checksums),
     }
     engine = create_engine(database)
+
+    def settle() -> None:
+        run.current = _read_heads(database)
+        run.revisions = _committed(context.script, run)
+
+    retries = OwnEnvironmentRetries(
+        run,
+        context.script,
+        engine,
+        configured_timeouts(database),
+        retries=database.ddl_retries,
+        max_wait=database.ddl_retry_max_wait,
+        settle=settle,
+    )
     try:
         with migration_lock(
             engine, database.lock, database.lock_timeout, schema=database.target_schema
@@ -324,8 +343,8 @@ def _run_with_own_environment(
             run.start_clock()
             failure: Exception | None = None
             try:
-                with adjusted_configure(ours) as configured:
-                    getattr(command, direction)(config, target)
+                with adjusted_configure(ours, steps=retries.steps) as configured:
+                    retries.run(partial(getattr(command, direction), config))
             except Exception as error:
                 failure = error
             try:
@@ -338,6 +357,9 @@ def _run_with_own_environment(
             with engine.connect() as connection:
                 checksums.finish(connection, run.revisions, commit=True)
             if failure is not None:
+                timed_out = retries.failed(failure)
+                if timed_out is not None:  # (said as migrations-cli's env.py says it)
+                    raise MigrationsError(run.failure(timed_out)) from failure
                 _raise_with_where_it_stopped(failure, run)
     finally:
         engine.dispose()
