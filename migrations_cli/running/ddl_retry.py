@@ -16,10 +16,10 @@ timeout, nor any write before the DDL that timed out. Any other error is never r
 
 A project's own env.py (OwnEnvironmentRetries) gets the same: Alembic's command is run
 again, toward the same revision, from wherever the rollback left the database. Where that
-env.py runs every revision in one transaction, the rollback takes the revisions before the
-failed one with it, which the next attempt runs again; on MariaDB, DDL of those revisions
-has committed already, so the run is retried only when the statement that timed out was DDL
-itself (whose implicit commit took their version rows along).
+env.py runs every revision in one transaction (on PostgreSQL; on MariaDB/MySQL Alembic gives
+each revision its own whatever env.py says), the rollback takes the revisions before the
+failed one with it, and the next attempt runs them again: safe, unless something had
+committed on the way (autocommit_block()), which is then said instead.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli.core import output
-from migrations_cli.running.ddl_timeouts import RevisionSteps, StepsFunction, Timeouts
+from migrations_cli.running.ddl_timeouts import (
+    RevisionSteps,
+    StepsFunction,
+    Timeouts,
+    shares_one_transaction,
+)
 from migrations_cli.running.migration_run import (
     RELATIVE_TARGET,
     Failure,
@@ -203,8 +208,9 @@ class RevisionRetries:
         lock while retries are left. Whether it committed part of its work is watched (on
         the connection's events) only when there are retries to decide."""
         if self._retries:
-            per_migration = context.get_context().opts.get("transaction_per_migration", False)
-            self._watch.follow(self._connection, one_transaction=not per_migration)
+            self._watch.follow(
+                self._connection, one_transaction=shares_one_transaction(context.get_context())
+            )
         try:
             self._run(context, run)
         finally:
@@ -243,8 +249,7 @@ class _WatchedSteps(RevisionSteps):
 
     def __call__(self, heads: tuple[str, ...], context: MigrationContext) -> Iterator[Any]:
         if not context.as_sql and context.connection is not None:
-            per_migration = context.opts.get("transaction_per_migration", False)
-            self._watch.follow(context.connection, one_transaction=not per_migration)
+            self._watch.follow(context.connection, shares_one_transaction(context))
         yield from super().__call__(heads, context)
 
 

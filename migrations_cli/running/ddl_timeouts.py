@@ -256,11 +256,19 @@ class _SQLite(_SessionVariables):
         self.statements.send(f"PRAGMA {name} = {int(value)}")
 
 
+def shares_one_transaction(context: MigrationContext) -> bool:
+    """Whether Alembic runs every revision in one transaction: env.py configured no
+    transaction_per_migration, on a database whose DDL is transactional (elsewhere Alembic
+    gives each revision a transaction of its own whatever env.py says)."""
+    per_migration = context.opts.get("transaction_per_migration", False)
+    return bool(context.impl.transactional_ddl) and not per_migration
+
+
 def _session(context: MigrationContext) -> _Session | None:
     dialect = context.dialect
     offline = context.as_sql
     statements = _Script(context) if offline else _Statements(context)
-    one_transaction = not context.opts.get("transaction_per_migration", False)
+    one_transaction = shares_one_transaction(context)
     session: type[_Session]
     if dialect.name == "postgresql":
         session = _PostgreSQL
