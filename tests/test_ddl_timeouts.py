@@ -969,3 +969,21 @@ def test_the_documented_failure_after_the_last_attempt_is_what_a_terminal_shows(
     assert [shape(line) for line in result.stderr.splitlines()] == [
         shape(line) for line in failed.splitlines()[1:]
     ]
+
+
+def test_the_documented_script_excerpt_is_what_upgrade_sql_writes(project, migrate):
+    [excerpt] = [block for block in blocks(DOCS, "sql") if "SET LOCAL lock_timeout" in block]
+    project.write_env(DATABASE_URL=OFFLINE_URLS["postgresql"], MIGRATIONS_DDL_LOCK_TIMEOUT="2s")
+    write_revision(project, "dcd397241ba3", None, CREATE_ACCOUNTS)
+    write_revision(
+        project,
+        "2ce5f4470956",
+        "dcd397241ba3",
+        "    op.add_column('users', sa.Column('email', sa.String(255)))",
+        extra='lock_timeout = "250ms"',
+    )
+
+    result = migrate("upgrade", "--sql", "dcd397241ba3:head")
+
+    assert result.exit_code == 0, result.output
+    assert excerpt in result.stdout, result.stdout

@@ -234,7 +234,7 @@ class RevisionRetries:
                     self.failure = _last_failure(waited, attempt, self._retries, why_not)
                     raise
                 pause = _pause(attempt, self._max_wait)
-                _say_retry(self._watch.revision, waited, attempt, self._retries, pause)
+                _pause_before_retry(self._watch.revision, waited, attempt, self._retries, pause)
                 attempt += 1
                 run.start_clock()
 
@@ -313,7 +313,7 @@ class OwnEnvironmentRetries:
                     self.failure = _last_failure(waited, attempt, self._retries, why_not)
                     raise
                 pause = _pause(attempt, self._max_wait)
-                _say_retry(self._watch.revision, waited, attempt, self._retries, pause)
+                _pause_before_retry(self._watch.revision, waited, attempt, self._retries, pause)
                 attempt += 1
                 self._run.start_clock()
                 target = again or target
@@ -376,9 +376,10 @@ def _as_tuple(revisions: Any) -> tuple[str, ...]:
     return (revisions,) if isinstance(revisions, str) else tuple(revisions)
 
 
-def _say_retry(
+def _pause_before_retry(
     revision: str | None, waited: _LockWait, attempt: int, retries: int, pause: float
 ) -> None:
+    """The line each attempt gets, under any env.py, then the pause."""
     output.info(
         f"  {'retry':<8} {revision}  timed out waiting for a lock "
         f"{waited.where}; attempt {attempt + 1} of {retries + 1} in {pause:.1f}s"
