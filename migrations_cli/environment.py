@@ -124,12 +124,14 @@ def _run(
     }
     options = merged(options, plugin_options(hook, config, settings))
     if context.is_offline_mode():
-        context.configure(
+        options.update(
             url=settings.require_database_url(),
             literal_binds=True,
             dialect_opts={"paramstyle": "named"},
-            **options,
         )
+        context.configure(**options)
+        if _steps_function(context):  # (each revision's timeouts written into the script)
+            _with_timeouts(context, settings, options)
         with context.begin_transaction():
             context.run_migrations()
         return

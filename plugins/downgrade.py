@@ -16,8 +16,8 @@ from migrations_cli.core.errors import MigrationsError
 from migrations_cli.fanout.fan_out import fans_out
 from migrations_cli.guards.production import YesOption, confirm_on_production
 from migrations_cli.hookspecs import hookimpl
+from migrations_cli.running.alembic_command import run_migration
 from migrations_cli.running.dry_run import DryRunOption, report_dry_run
-from migrations_cli.running.migration_run import run_migration
 from migrations_cli.running.offline_sql import (
     OutputOption,
     SqlOption,

@@ -12,8 +12,8 @@ from migrations_cli.core.arguments import complete_revision
 from migrations_cli.core.context import get_context
 from migrations_cli.fanout.fan_out import fans_out
 from migrations_cli.hookspecs import hookimpl
+from migrations_cli.running.alembic_command import run_migration
 from migrations_cli.running.dry_run import DryRunOption, report_dry_run
-from migrations_cli.running.migration_run import run_migration
 from migrations_cli.running.offline_sql import (
     OutputOption,
     SqlOption,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
 
     from migrations_cli.core.settings import Settings
+    from migrations_cli.running.ddl_timeouts import StepsFunction
 
 Options = dict[str, Any]
 # Callables that filter: an object is kept only when every one keeps it.
@@ -51,10 +52,17 @@ class StopAtConfigure(Exception):
 
 
 @contextmanager
-def adjusted_configure(ours: Mapping[str, Any], *, stop: bool = False) -> Iterator[Configured]:
+def adjusted_configure(
+    ours: Mapping[str, Any],
+    *,
+    stop: bool = False,
+    steps: Callable[[StepsFunction], StepsFunction] | None = None,
+) -> Iterator[Configured]:
     """While the block runs Alembic commands, env.py's `context.configure(**theirs)` is
     `context.configure(**merged(theirs, ours))`. Yields what it was called with; `stop`:
-    the call raises StopAtConfigure instead (to learn env.py's arguments).
+    the call raises StopAtConfigure instead (to learn env.py's arguments). `steps` wraps
+    the list of revisions the command hands to env.py (the `fn` among the context's
+    options), once per call: a second call wraps what the command handed, not the wrapper.
 
     `context` in env.py is a proxy of the EnvironmentContext the command made, so the
     method is replaced on the class for the block (and put back after it): a `migrate`
@@ -73,6 +81,9 @@ def adjusted_configure(ours: Mapping[str, Any], *, stop: bool = False) -> Iterat
         configured.options = merged(theirs, ours)
         if stop:
             raise StopAtConfigure
+        handed = self.context_opts.get("fn")
+        if steps is not None and handed is not None:
+            self.context_opts["fn"] = steps(getattr(handed, "steps_function", handed))
         original(self, **configured.options)
 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]

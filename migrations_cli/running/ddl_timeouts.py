@@ -17,10 +17,18 @@ begins a new transaction); MariaDB/MySQL the session's ``lock_wait_timeout`` (wh
 rounded up) and ``max_statement_time`` (``max_execution_time`` on MySQL, SELECT only);
 SQLite ``PRAGMA busy_timeout`` (SQLite has no statement timeout). Session values are put back
 once the run ends. With neither a setting nor a revision of its own, nothing is sent.
+
+Offline (`--sql`) the same statements are written into the script, each revision's just
+after its BEGIN. Where the online run reads a session's value to put it back, the script
+keeps it in a user variable (MariaDB/MySQL) or puts back SQLite's default, 0. A `mysql://`
+URL may be MySQL or MariaDB, which name the statement timeout differently, and the script
+cannot ask: it gets the lock timeout alone, and a comment saying so.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
@@ -31,7 +39,6 @@ from migrations_cli.core.durations import parse_duration
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy.engine import Connection
 
     from migrations_cli.core.settings import Settings
 
@@ -79,11 +86,48 @@ def _revision_duration(
     return parse_duration(f"revision {revision}: {name}", value)
 
 
+class _Statements:
+    """Where a session's statements go: the live connection."""
+
+    offline = False
+
+    def __init__(self, context: MigrationContext) -> None:
+        self.context = context
+
+    def send(self, sql: str) -> None:
+        assert self.context.connection is not None
+        self.context.connection.exec_driver_sql(sql)
+
+    def scalar(self, sql: str) -> Any:
+        assert self.context.connection is not None
+        return self.context.connection.exec_driver_sql(sql).scalar()
+
+    def note(self, text: str) -> None:
+        """A line for whoever reads the script (nothing online)."""
+
+
+class _Script(_Statements):
+    """Offline (`--sql`): the statements are written into the script, at the point the
+    online run would send them."""
+
+    offline = True
+
+    def send(self, sql: str) -> None:
+        self.context.execute(sql)
+
+    def scalar(self, sql: str) -> Any:
+        raise AssertionError("a script cannot read the session")  # (never asked: _read)
+
+    def note(self, text: str) -> None:
+        self.context.impl.static_output(f"-- {text}")
+
+
 class _Session:
     """Sends a database's statements for a revision's timeouts."""
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    def __init__(self, statements: _Statements, one_transaction: bool) -> None:
+        self.statements = statements
+        self.one_transaction = one_transaction
 
     def apply(self, timeouts: Timeouts) -> None:
         raise NotImplementedError
@@ -94,16 +138,27 @@ class _Session:
 
 class _PostgreSQL(_Session):
     """SET LOCAL lasts until the revision's transaction ends: a revision without a limit
-    needs no statement to be rid of the one before it."""
+    needs no statement to be rid of the one before it. Unless env.py runs every revision
+    in one transaction: there the value in effect is followed, and a revision without a
+    limit gets the session's default back (SET LOCAL ... TO DEFAULT)."""
+
+    def __init__(self, statements: _Statements, one_transaction: bool) -> None:
+        super().__init__(statements, one_transaction)
+        self._in_effect: dict[str, str | None] = {}
 
     def apply(self, timeouts: Timeouts) -> None:
+        if not self.one_transaction:
+            self._in_effect = {}  # (a new transaction: nothing set in it yet)
         for name, seconds in (
             ("lock_timeout", timeouts.lock),
             ("statement_timeout", timeouts.statement),
         ):
-            if seconds is not None:
-                milliseconds = max(1, round(seconds * 1000))
-                self.connection.exec_driver_sql(f"SET LOCAL {name} = '{milliseconds}ms'")
+            value = None if seconds is None else f"'{max(1, round(seconds * 1000))}ms'"
+            if value == self._in_effect.get(name):
+                continue
+            setting = "TO DEFAULT" if value is None else f"= {value}"
+            self.statements.send(f"SET LOCAL {name} {setting}")
+            self._in_effect[name] = value
 
 
 class _SessionVariables(_Session):
@@ -112,15 +167,15 @@ class _SessionVariables(_Session):
 
     VARIABLES: tuple[str, str] = ("", "")
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection)
+    def __init__(self, statements: _Statements, one_transaction: bool) -> None:
+        super().__init__(statements, one_transaction)
         self._original: dict[str, Any] = {}
         self._current: dict[str, Any] = {}
 
     def apply(self, timeouts: Timeouts) -> None:
         for name, seconds in zip(self.VARIABLES, (timeouts.lock, timeouts.statement), strict=True):
-            if not name:
-                continue
+            if not name or (seconds is None and name not in self._original):
+                continue  # (the session's own, never changed: nothing to read or put back)
             if name not in self._original:
                 self._original[name] = self._read(name)
                 self._current[name] = self._original[name]
@@ -139,10 +194,14 @@ class _SessionVariables(_Session):
         return seconds
 
     def _read(self, name: str) -> Any:
-        return self.connection.exec_driver_sql(f"SELECT @@SESSION.{name}").scalar()
+        if self.statements.offline:  # (the script's session keeps its own in a variable)
+            variable = f"@migrations_cli_{name}"
+            self.statements.send(f"SET {variable} = @@SESSION.{name}")
+            return variable
+        return self.statements.scalar(f"SELECT @@SESSION.{name}")
 
     def _write(self, name: str, value: Any) -> None:
-        self.connection.exec_driver_sql(f"SET SESSION {name} = {value}")
+        self.statements.send(f"SET SESSION {name} = {value}")
 
 
 class _MariaDB(_SessionVariables):
@@ -160,28 +219,69 @@ class _MySQL(_SessionVariables):
         return math.ceil(seconds) if name == "lock_wait_timeout" else max(1, round(seconds * 1000))
 
 
+class _MySQLOrMariaDB(_MariaDB):
+    """Offline with a `mysql://` URL, which MariaDB is often reached by too: the variable
+    both servers share; their statement timeouts have different names (and MySQL's limits
+    SELECTs alone)."""
+
+    VARIABLES = ("lock_wait_timeout", "")
+
+    def __init__(self, statements: _Statements, one_transaction: bool) -> None:
+        super().__init__(statements, one_transaction)
+        self._noted = False
+
+    def apply(self, timeouts: Timeouts) -> None:
+        if timeouts.statement is not None and not self._noted:
+            self.statements.note(
+                "statement_timeout is not written for a mysql:// URL (MySQL and MariaDB name "
+                "it differently): a mariadb:// URL gets MariaDB's max_statement_time"
+            )
+            self._noted = True
+        super().apply(timeouts)
+
+
 class _SQLite(_SessionVariables):
     VARIABLES = ("busy_timeout", "")
+    DEFAULT = 0  # what a new connection has: what a script puts back
 
     def _value(self, name: str, seconds: float) -> Any:
         return max(1, round(seconds * 1000))
 
     def _read(self, name: str) -> Any:
-        return self.connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+        if self.statements.offline:
+            return self.DEFAULT
+        return self.statements.scalar(f"PRAGMA {name}")
 
     def _write(self, name: str, value: Any) -> None:
-        self.connection.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
+        self.statements.send(f"PRAGMA {name} = {int(value)}")
 
 
-def _session(connection: Connection) -> _Session | None:
-    dialect = connection.dialect
+def shares_one_transaction(context: MigrationContext) -> bool:
+    """Whether Alembic runs every revision in one transaction: env.py configured no
+    transaction_per_migration, on a database whose DDL is transactional (elsewhere Alembic
+    gives each revision a transaction of its own whatever env.py says)."""
+    per_migration = context.opts.get("transaction_per_migration", False)
+    return bool(context.impl.transactional_ddl) and not per_migration
+
+
+def _session(context: MigrationContext) -> _Session | None:
+    dialect = context.dialect
+    offline = context.as_sql
+    statements = _Script(context) if offline else _Statements(context)
+    one_transaction = shares_one_transaction(context)
+    session: type[_Session]
     if dialect.name == "postgresql":
-        return _PostgreSQL(connection)
-    if dialect.name in ("mysql", "mariadb"):
-        return _MariaDB(connection) if getattr(dialect, "is_mariadb", False) else _MySQL(connection)
-    if dialect.name == "sqlite":
-        return _SQLite(connection)
-    return None  # a database without these settings: its own limits apply
+        session = _PostgreSQL
+    elif dialect.name in ("mysql", "mariadb"):
+        if getattr(dialect, "is_mariadb", False):
+            session = _MariaDB
+        else:  # (offline, only the URL tells, and mysql:// may be either)
+            session = _MySQLOrMariaDB if offline else _MySQL
+    elif dialect.name == "sqlite":
+        session = _SQLite
+    else:
+        return None  # a database without these settings: its own limits apply
+    return session(statements, one_transaction)
 
 
 StepsFunction = Callable[[tuple[str, ...], "MigrationContext"], Iterable[Any]]
@@ -193,31 +293,65 @@ class RevisionSteps:
     (on PostgreSQL the SET LOCAL begins that transaction, which Alembic then takes as the
     revision's), and `on_revision` is told which revision is next. The list is worked out
     once: a run that resumes after a revision failed (a retry) picks up at that revision
-    even for a target counted from where the database was (+2, -1)."""
+    even for a target counted from where the database was (+2, -1).
+
+    Offline (`--sql`) the statements go into the script as the revision's first, after the
+    BEGIN Alembic writes for it, and what the session had is put back after the last one.
+    `restore_when_done`: online too, once the last revision has run (for an env.py that
+    knows nothing of `restore`)."""
 
     def __init__(
         self,
         steps: StepsFunction,
         defaults: Timeouts,
         on_revision: Callable[[Any], None] | None = None,
+        *,
+        restore_when_done: bool = False,
     ) -> None:
-        self._steps_function = steps
+        self.steps_function = steps
         self._defaults = defaults
         self._on_revision = on_revision
+        self._restore_when_done = restore_when_done
         self._steps: list[Any] | None = None
         self._next = 0  # the step to run next: the failed one, after a failure
         self._session: _Session | None = None
 
+    @property
+    def planned(self) -> list[Any] | None:
+        """Alembic's steps for the run, once it has asked for them."""
+        return self._steps
+
     def __call__(self, heads: tuple[str, ...], context: MigrationContext) -> Iterator[Any]:
         if self._steps is None:
-            self._steps = list(self._steps_function(heads, context))
+            self._steps = list(self.steps_function(heads, context))
         while self._next < len(self._steps):
             step = self._steps[self._next]
             if self._on_revision is not None:
                 self._on_revision(step)
-            self._set_timeouts(step, context)
-            yield step
+            if context.as_sql:
+                yield self._setting_timeouts_first(step, context)
+            else:
+                self._set_timeouts(step, context)
+                yield step
             self._next += 1  # (when the step's transaction ended without an error)
+        if context.as_sql or self._restore_when_done:
+            self.restore()
+
+    def _setting_timeouts_first(self, step: Any, context: MigrationContext) -> Any:
+        """The step, its migration writing the timeouts first: Alembic has written its
+        BEGIN (and the revision's comment) by then."""
+        if getattr(step, "revision", None) is None:
+            return step
+        migration = step.migration_fn
+
+        @functools.wraps(migration)  # (Alembic's comment names it: "-- Running upgrade ...")
+        def migration_fn(**kw: Any) -> Any:
+            self._set_timeouts(step, context)
+            return migration(**kw)
+
+        written = copy.copy(step)
+        written.migration_fn = migration_fn
+        return written
 
     def _set_timeouts(self, step: Any, context: MigrationContext) -> None:
         script = getattr(step, "revision", None)  # (a stamp's step runs no revision)
@@ -227,7 +361,7 @@ class RevisionSteps:
         if self._session is None:
             if timeouts == Timeouts():
                 return  # the database's own, and nothing has been changed yet
-            self._session = _session(context.connection)
+            self._session = _session(context)
             if self._session is None:
                 return
         self._session.apply(timeouts)

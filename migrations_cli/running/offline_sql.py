@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -74,12 +75,26 @@ def write_offline_sql(
     buffer = io.StringIO()
     config.output_buffer = buffer
     try:
-        getattr(command, direction)(config, revision, sql=True)
+        with _timeouts_of_own_env_py(context):
+            getattr(command, direction)(config, revision, sql=True)
     finally:
         config.output_buffer = None
     script = _masked(buffer.getvalue(), context.settings.secrets())
     _write(script, destination)
     _report(script, direction, revision, destination)
+
+
+def _timeouts_of_own_env_py(context: MigrationsContext) -> AbstractContextManager[object]:
+    """Each revision's timeouts written into the script of a project's own env.py as well:
+    its `context.configure()` gets them added (migrations-cli's env.py adds them itself)."""
+    from migrations_cli.core.env_py import is_projects_own_env_py
+    from migrations_cli.running.configure_options import adjusted_configure
+    from migrations_cli.running.ddl_timeouts import RevisionSteps, configured_timeouts
+
+    if not is_projects_own_env_py(context.script):
+        return nullcontext()
+    timeouts = configured_timeouts(context.database)
+    return adjusted_configure({}, steps=lambda steps: RevisionSteps(steps, timeouts))
 
 
 def _masked(script: str, secrets: frozenset[str]) -> str:
