@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -446,7 +447,7 @@ def test_a_cache_folder_that_cannot_be_written(project, same, monkeypatch):
     def refused(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(cache_files.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
     for _ in range(2):
         same(*JSON_COMMANDS, quick=False)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +78,8 @@ class PendingWrite:
 
     @classmethod
     def start(cls, cache_path: Path) -> PendingWrite:
+        import tempfile  # (only a write needs it: a quick answer does not import it)
+
         try:
             make_cache_dir(cache_path.parent)
             handle, name = tempfile.mkstemp(

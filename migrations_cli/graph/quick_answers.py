@@ -31,7 +31,12 @@ from migrations_cli.core.settings import Settings, make_project_importable
 from migrations_cli.fanout import target_report
 from migrations_cli.graph import graph_snapshot
 from migrations_cli.graph.database_state import CHECKSUM_TABLE
-from migrations_cli.graph.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
+from migrations_cli.graph.graph_snapshot import (
+    GraphSnapshot,
+    only_built_in_plugins,
+    read_answers,
+    read_snapshot,
+)
 
 if TYPE_CHECKING:
     from sqlite3 import Connection
@@ -64,11 +69,25 @@ def quick_answer(
     command = _quick_command(args)
     if command is None:
         return None
+    name, options = command
+    if name == "heads" or (name == "history" and not options):
+        # Their answers are saved on a line of their own: the graph is not even read.
+        saved = read_answers(settings)
+        if saved is not None:
+            answers, environment = saved
+            if not only_built_in_plugins(settings, environment):
+                return None
+            from migrations_cli.graph import graph_answers
+
+            if name == "heads":
+                graph_answers.print_saved_heads(answers, "--json" in options)
+            else:
+                graph_answers.print_saved_history(answers["history"])
+            return 0
     graph = read_snapshot(settings)
     environment = graph.inputs["environment"] if graph is not None else None
     if not only_built_in_plugins(settings, environment):
         return None
-    name, options = command
     database = None
     if name in ("current", "status"):
         database = _read_sqlite(settings)

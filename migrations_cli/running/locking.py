@@ -41,16 +41,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from migrations_cli.core.errors import DatabaseError, MigrationsError, SettingsError, describe
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-LockKind = Literal["advisory", "table", "none"]
-LOCK_KINDS: tuple[LockKind, ...] = ("advisory", "table", "none")
-DEFAULT_TIMEOUT_SECONDS = 300.0
+    # The kinds, and the default timeout, are read with the settings (core/settings.py).
+    from migrations_cli.core.settings import LockKind
+
 LOCK_NAME = "migrations_cli"
 LOCK_TABLE = "migrations_cli_lock"
 LEASE_SECONDS = 30
