@@ -8,9 +8,11 @@ returns None, having printed nothing, and the command runs as usual. It answers 
   folder, disabled plugin or -p): a plugin may change the Config, or the command;
 - the command line is one of the commands with options listed in QUICK_OPTIONS, after the
   global options --env-file, --database-url and --verbose (--help and the rest go to Click);
-- the snapshot is still the graph of the files as they are; without one, `heads`, `history`
-  and `current` take the graph from the files here (graph_of_the_files), as the command's
-  context would, but without Typer or the plugin manager (a fresh clone's first run);
+- the snapshot is still the graph of the files as they are (`heads`, and `history` without
+  options, read only its first two lines: the answers they print are saved there, apart
+  from the graph); without one, `heads`, `history` and `current` take the graph from the
+  files here (graph_of_the_files), as the command's context would, but without Typer or
+  the plugin manager (a fresh clone's first run);
 - for `current` and `status`: DATABASE_URL names a SQLite file, whose version table is
   read through Python's own sqlite3, read-only (any other database, or an alembic.ini's URL,
   is read by the command, through SQLAlchemy); for `status`, the snapshot also knows which
