@@ -392,7 +392,11 @@ def test_global_options_database_url_and_verbose():
     options = GlobalOptions.parse(["-v", "--database-url", "sqlite:///a.db", "upgrade", "head"])
 
     assert options == GlobalOptions(
-        env_file=None, database_url="sqlite:///a.db", verbose=True, command="upgrade"
+        env_file=None,
+        database_url="sqlite:///a.db",
+        verbose=True,
+        command="upgrade",
+        words=("-v", "--database-url", "sqlite:///a.db"),
     )
 
 

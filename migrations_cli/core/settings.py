@@ -7,10 +7,9 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 from urllib.parse import quote, unquote
 
 from migrations_cli.core.durations import parse_duration
@@ -52,9 +51,10 @@ _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)(?!file:)([^?]+)(.*)$")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a command needs to know about the project, read once per run."""
+class Settings(NamedTuple):
+    """Everything a command needs to know about the project, read once per run; a copy
+    with other values is `settings._replace(database_url=...)`. (A NamedTuple: a quick
+    answer does not import dataclasses.)"""
 
     database_url: str | None
     migrations_dir: Path

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +68,12 @@ def json_pieces(
     return pieces
 
 
-@dataclass
 class PendingWrite:
     """The temporary file a new cache document goes to before it replaces the old one."""
 
-    file: Path | None
-    started_ns: int
+    def __init__(self, file: Path | None, started_ns: int) -> None:
+        self.file = file
+        self.started_ns = started_ns
 
     @classmethod
     def start(cls, cache_path: Path) -> PendingWrite:

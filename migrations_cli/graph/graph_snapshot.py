@@ -38,7 +38,6 @@ import json
 import os
 import sys
 from binascii import crc32
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,21 +67,47 @@ FORMAT_VERSION = 2
 KEPT_STATES = 8
 
 
-@dataclass(frozen=True)
 class GraphSnapshot:
     """The revisions oldest first (as history and status list them), the heads as Alembic's
     `get_heads` orders them, how many heads remain once depends_on is resolved (Alembic's
-    "heads"), and the pending revisions of recent database states."""
+    "heads"), and the pending revisions of recent database states. Not changed once made
+    (a plain class rather than a dataclass: a quick answer does not import dataclasses)."""
 
-    revisions: tuple[RevisionRecord, ...]
-    heads: tuple[str, ...]
-    resolved_heads: int
-    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # What the graph was computed from (see `pinned`); empty for one that cannot be saved.
-    inputs: dict[str, Any] = field(default_factory=dict, compare=False)
-    # The SHA-256 of each revision's file, by revision (known when the inputs are pinned):
-    # a checksum's text sum, without reading the file.
-    file_sums: dict[str, str] = field(default_factory=dict, compare=False)
+    def __init__(
+        self,
+        revisions: tuple[RevisionRecord, ...],
+        heads: tuple[str, ...],
+        resolved_heads: int,
+        pending: dict[str, tuple[str, ...]] | None = None,
+        inputs: dict[str, Any] | None = None,
+        file_sums: dict[str, str] | None = None,
+    ) -> None:
+        self.revisions = revisions
+        self.heads = heads
+        self.resolved_heads = resolved_heads
+        self.pending: dict[str, tuple[str, ...]] = pending or {}
+        # What the graph was computed from (see `pinned`); empty for one that cannot be
+        # saved.
+        self.inputs: dict[str, Any] = inputs or {}
+        # The SHA-256 of each revision's file, by revision (known when the inputs are
+        # pinned): a checksum's text sum, without reading the file.
+        self.file_sums: dict[str, str] = file_sums or {}
+
+    def _with(
+        self,
+        pending: dict[str, tuple[str, ...]] | None = None,
+        inputs: dict[str, Any] | None = None,
+        file_sums: dict[str, str] | None = None,
+    ) -> GraphSnapshot:
+        """This graph with other pending states, or inputs and sums."""
+        return GraphSnapshot(
+            self.revisions,
+            self.heads,
+            self.resolved_heads,
+            self.pending if pending is None else pending,
+            self.inputs if inputs is None else inputs,
+            self.file_sums if file_sums is None else file_sums,
+        )
 
     @cached_property
     def by_id(self) -> dict[str, RevisionRecord]:
@@ -117,12 +142,12 @@ class GraphSnapshot:
         graph."""
         if (other.revisions, other.heads) != (self.revisions, self.heads):
             return self
-        return replace(self, pending={**other.pending, **self.pending})
+        return self._with(pending={**other.pending, **self.pending})
 
     def with_pending(self, current: tuple[str, ...], pending: tuple[str, ...]) -> GraphSnapshot:
         kept = {key: ids for key, ids in self.pending.items() if key != _state_key(current)}
         recent = dict(list(kept.items())[-(KEPT_STATES - 1) :])
-        return replace(self, pending={**recent, _state_key(current): pending})
+        return self._with(pending={**recent, _state_key(current): pending})
 
 
 def _state_key(current: tuple[str, ...]) -> str:
@@ -232,8 +257,7 @@ def pinned(
         folders.append((location, names, stats))
     if entries or listed != len(loading.real_paths):
         return snapshot  # a file went since the map was built
-    return replace(
-        snapshot,
+    return snapshot._with(
         inputs={
             "config": _config_inputs(settings),
             "folders": folders,
