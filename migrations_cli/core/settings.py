@@ -353,8 +353,8 @@ _PLAIN_ENV_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=([^\s'\"$\\][^\s$\\]*)?"
 def _plain_env_file(path: Path) -> dict[str, str] | None:
     """The values of a `.env` made only of plain KEY=value lines, blank lines and comments,
     as python-dotenv's dotenv_values() reads them (tests/test_settings.py compares the two);
-    None for any other file (python-dotenv reads it), which spares most runs importing
-    python-dotenv, a seventh of a quick answer's time."""
+    None for any other file (python-dotenv reads it). Most runs are then spared importing
+    python-dotenv and its logging, which cost a quick answer more than its own work."""
     try:
         text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
