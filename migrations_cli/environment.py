@@ -506,7 +506,7 @@ def _with_configured_url(settings: Settings, config: Config) -> Settings:
     url = config.get_main_option("sqlalchemy.url")
     if not url or url == ALEMBIC_INI_PLACEHOLDER_URL or url == settings.database_url:
         return settings
-    return replace(settings, database_url=url)
+    return settings._replace(database_url=url)
 
 
 def _settings_from_env_file(config: Config) -> Settings:

@@ -3,7 +3,6 @@ with its history (staging against production, one tenant against another)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -26,7 +25,7 @@ def diff(
 
     settings = get_context(ctx).settings
     first, second = (
-        replace(settings, database_url=_absolute_sqlite_path(url, settings.project_dir) or url)
+        settings._replace(database_url=_absolute_sqlite_path(url, settings.project_dir) or url)
         for url in (url_a, url_b)
     )
     with opened_connection(first) as connection:

@@ -314,11 +314,13 @@ def server_url(request):
     yield from _fresh_server_database(request.param)
 
 
+# Sessions of this test's own database waiting for the held lock (another run's tests, on
+# databases of their own, may be waiting at the same moment).
 WAITING = {
     "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-    "AND query LIKE 'ALTER TABLE accounts%'",
+    "AND query LIKE 'ALTER TABLE accounts%' AND datname = current_database()",
     "mysql": "SELECT count(*) FROM information_schema.PROCESSLIST "
-    "WHERE STATE LIKE 'Waiting for table metadata lock%'",
+    "WHERE STATE LIKE 'Waiting for table metadata lock%' AND DB = DATABASE()",
 }
 
 

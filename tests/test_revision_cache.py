@@ -610,7 +610,7 @@ def test_a_cache_that_cannot_be_written(project, migrate, alembic_answers, impor
     def refused(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(cache_files.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
     edit(revisions[3].path, "trunk", "TRUNK")
     revisions[-1].path.unlink()
 

@@ -197,6 +197,54 @@ def test_unparsable_env_line_through_main_hides_text(project, migrate):
     assert "PASSWORD_MARKER_123" not in result.output
 
 
+# A .env is read without python-dotenv when every line is blank, a comment or a plain
+# KEY=value; every other file is python-dotenv's to read. Either way, the values are
+# python-dotenv's.
+PLAIN_ENV_FILES = [
+    "",
+    "\n\n",
+    "DATABASE_URL=postgresql+psycopg://app:s3cr%40t@db:5432/app?sslmode=require\n",
+    "A=1\nB=\nA=2\n# comment\n   # indented comment\n\t\nC=#not-a-comment\nD=a=b#c'd\"e\n",
+    "NO_NEWLINE_AT_END=é€",
+    "KEY=1\n\x0c\nOTHER=2\n",
+]
+OTHER_ENV_FILES = [
+    "KEY=value # an inline comment\n",
+    "KEY = value\n",
+    "  KEY=value\n",
+    "export KEY=value\n",
+    "KEY='single'\nOTHER=\"double \\n\"\n",
+    "KEY=${HOME}/x\nOTHER=$HOME\n",
+    "KEY=back\\slash\n",
+    "KEY=value\r\nOTHER=1\r\n",
+    "\ufeffKEY=value\n",
+    "KEY\n",
+    "KEY=tab\tinside\n",
+    "KEY=nbsp\u00a0inside\n",
+    "KEY=value\x0bvertical\n",
+    "KEY=value\u2028separator\n",
+    "KEY=value\x85next line\n",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_ENV_FILES + OTHER_ENV_FILES)
+def test_env_file_values_are_python_dotenvs(tmp_path, monkeypatch, text):
+    from dotenv import dotenv_values
+
+    from migrations_cli.core import settings
+
+    monkeypatch.setenv("HOME", "/home/someone")
+    path = tmp_path / ".env"
+    path.write_bytes(text.encode())
+    expected = {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+    assert settings.read_env_file(path) == expected
+    plain = settings._plain_env_file(path)
+    assert plain is None or plain == expected
+    # The plain files are read without python-dotenv.
+    assert (plain is not None) == (text in PLAIN_ENV_FILES)
+
+
 # --- MIGRATIONS_PLUGINS and MIGRATIONS_METADATA -----------------------------------------
 
 
@@ -344,7 +392,11 @@ def test_global_options_database_url_and_verbose():
     options = GlobalOptions.parse(["-v", "--database-url", "sqlite:///a.db", "upgrade", "head"])
 
     assert options == GlobalOptions(
-        env_file=None, database_url="sqlite:///a.db", verbose=True, command="upgrade"
+        env_file=None,
+        database_url="sqlite:///a.db",
+        verbose=True,
+        command="upgrade",
+        words=("-v", "--database-url", "sqlite:///a.db"),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from migrations_cli.core.settings import ALEMBIC_INI, PYPROJECT
@@ -109,7 +108,7 @@ def migrated_database(config: Config, settings: Settings) -> Settings:
     """
     url = config.get_main_option("sqlalchemy.url")
     if url and url != ALEMBIC_INI_PLACEHOLDER_URL:
-        return replace(settings, database_url=url)
+        return settings._replace(database_url=url)
     settings.require_database_url()
     return settings
 

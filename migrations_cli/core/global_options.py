@@ -5,7 +5,7 @@ read, and so which plugins, and so which commands, exist. `core.cli` reads them 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from migrations_cli.core.settings import DISABLE_FLAG, DISABLE_FLAG_PREFIX
 
@@ -23,11 +23,11 @@ NAME_OPTIONS = ("--name", "-n")
 _SHORT_VALUED = (PLUGIN_OPTION, X_OPTION, NAME_OPTIONS[1])
 
 
-@dataclass(frozen=True)
-class GlobalOptions:
+class GlobalOptions(NamedTuple):
     """The options main() must know before Click parses anything: they decide which .env is
     read and so which plugins, and so which commands, exist; -n decides which ini section
-    configures the project, and -x is handed to env.py."""
+    configures the project, and -x is handed to env.py. (A NamedTuple: a quick answer does
+    not import dataclasses.)"""
 
     env_file: str | None = None
     database_url: str | None = None
@@ -42,7 +42,7 @@ class GlobalOptions:
     command: str | None = None
     # The words before the command, as given: what a fan-out over targets repeats in the
     # run of each target (migrations_cli.fanout.fan_out). The options above are what they mean.
-    words: tuple[str, ...] = field(default=(), compare=False)
+    words: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> GlobalOptions:

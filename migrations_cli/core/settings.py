@@ -7,17 +7,15 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 from urllib.parse import quote, unquote
 
 from migrations_cli.core.durations import parse_duration
 from migrations_cli.core.errors import SettingsError, first_line
 from migrations_cli.core.output import mask_outside
 from migrations_cli.core.url_secrets import ambiguous_credentials, mask_url, url_passwords
-from migrations_cli.running.locking import DEFAULT_TIMEOUT_SECONDS, LOCK_KINDS, LockKind
 
 if TYPE_CHECKING:
     from configparser import ConfigParser
@@ -36,6 +34,12 @@ ENTRY_POINT_GROUP = "migrations_cli"
 DISABLE_FLAG = "-p"
 DISABLE_FLAG_PREFIX = "no:"
 
+# MIGRATIONS_LOCK and MIGRATIONS_LOCK_TIMEOUT, as migrations_cli.running.locking takes them
+# (kept here, so that reading the settings does not import the lock's threads and hashes).
+LockKind = Literal["advisory", "table", "none"]
+LOCK_KINDS: tuple[LockKind, ...] = ("advisory", "table", "none")
+DEFAULT_TIMEOUT_SECONDS = 300.0
+
 # The longest pause between two attempts of a revision that timed out waiting for a lock.
 DEFAULT_DDL_RETRY_MAX_WAIT = 30.0
 
@@ -47,9 +51,10 @@ _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _RELATIVE_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(?!/)(?!:memory:)(?!file:)([^?]+)(.*)$")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a command needs to know about the project, read once per run."""
+class Settings(NamedTuple):
+    """Everything a command needs to know about the project, read once per run; a copy
+    with other values is `settings._replace(database_url=...)`. (A NamedTuple: a quick
+    answer does not import dataclasses.)"""
 
     database_url: str | None
     migrations_dir: Path
@@ -325,6 +330,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     python-dotenv only logs such lines and skips them, which would silently drop a setting.
     The message gives the line number but never the line: it may hold a password.
     """
+    plain = _plain_env_file(path)
+    if plain is not None:
+        return plain
     from dotenv import dotenv_values
     from dotenv.parser import parse_stream
 
@@ -338,6 +346,33 @@ def read_env_file(path: Path) -> dict[str, str]:
     except OSError as error:
         raise SettingsError(f"{path}: cannot read ({error.strerror})") from None
     return {key: val for key, val in dotenv_values(path).items() if val is not None}
+
+
+# A line python-dotenv reads as KEY=value with nothing to interpret: no quotes, spaces,
+# `export`, escapes or ${VARIABLE}; its value is the text after `=` as it stands.
+_PLAIN_ENV_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=([^\s'\"$\\][^\s$\\]*)?")
+
+
+def _plain_env_file(path: Path) -> dict[str, str] | None:
+    """The values of a `.env` made only of plain KEY=value lines, blank lines and comments,
+    as python-dotenv's dotenv_values() reads them (tests/test_settings.py compares the two);
+    None for any other file (python-dotenv reads it). Most runs are then spared importing
+    python-dotenv and its logging: some 12 ms, a fifth of a quick answer."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if "\r" in text or text.startswith("\ufeff"):
+        return None
+    values: dict[str, str] = {}
+    for line in text.split("\n"):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        plain = _PLAIN_ENV_LINE.fullmatch(line)
+        if plain is None:
+            return None
+        values[plain[1]] = plain[2] or ""
+    return values
 
 
 def _absolute_sqlite_path(url: str | None, project_dir: Path) -> str | None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +68,17 @@ def json_pieces(
     return pieces
 
 
-@dataclass
 class PendingWrite:
     """The temporary file a new cache document goes to before it replaces the old one."""
 
-    file: Path | None
-    started_ns: int
+    def __init__(self, file: Path | None, started_ns: int) -> None:
+        self.file = file
+        self.started_ns = started_ns
 
     @classmethod
     def start(cls, cache_path: Path) -> PendingWrite:
+        import tempfile  # (only a write needs it: a quick answer does not import it)
+
         try:
             make_cache_dir(cache_path.parent)
             handle, name = tempfile.mkstemp(

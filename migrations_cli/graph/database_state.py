@@ -9,8 +9,7 @@ guessed to be pending.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from migrations_cli.core.errors import MigrationsError
 from migrations_cli.graph.revision_graph import walk
@@ -27,8 +26,7 @@ APPLIED, PENDING, UNKNOWN = "applied", "pending", "unknown"
 CURRENT = "current"
 
 
-@dataclass(frozen=True)
-class DatabaseState:
+class DatabaseState(NamedTuple):
     """The version table read against the migration files."""
 
     current: tuple[str, ...]

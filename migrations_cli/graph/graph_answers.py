@@ -5,7 +5,6 @@ print exactly the same text and documents."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli.core import output
@@ -13,13 +12,10 @@ from migrations_cli.graph.database_state import APPLIED, PENDING, UNKNOWN, unkno
 from migrations_cli.graph.revision_graph import (
     NO_REVISIONS,
     RevisionRecord,
-    created,
-    labelled,
+    history_table,
     listed_document,
     one_line,
-    parents,
     revision_document,
-    shown_path,
 )
 
 if TYPE_CHECKING:
@@ -35,29 +31,26 @@ _STATE_COLOURS = {APPLIED: "green", PENDING: "yellow", UNKNOWN: "red"}
 def print_heads(graph: GraphSnapshot, json_output: bool) -> None:
     """Every head, as `alembic heads` lists them (effective heads included, and marked);
     upgrading to `head` is ambiguous only when several remain once depends_on is resolved."""
-    found = graph.head_records()
+    print_saved_heads(graph.heads_answer, json_output)
+
+
+def print_saved_heads(answers: Mapping[str, Any], json_output: bool) -> None:
+    """`heads` from its answer in plain values (GraphSnapshot.heads_answer, saved with the
+    snapshot): the command's own run and a quick answer print it through this function."""
     if json_output:
-        output.json_result({"heads": [_head_document(record) for record in found]})
-    elif not found:
+        output.json_result(answers["heads_document"])
+    elif not answers["heads"]:
         output.info(NO_REVISIONS)
         return
     else:
-        for record in found:
-            output.result(one_line(record))
-    if graph.resolved_heads > 1:
+        for line in answers["heads"]:
+            output.result(line)
+    resolved_heads = answers["resolved_heads"]
+    if resolved_heads > 1:
         output.warn(
-            f"{graph.resolved_heads} heads: upgrade to `head` is ambiguous until they are "
+            f"{resolved_heads} heads: upgrade to `head` is ambiguous until they are "
             "merged with `migrate merge`"
         )
-
-
-def _head_document(revision: RevisionRecord) -> dict[str, Any]:
-    return {
-        "revision": revision.revision,
-        "message": revision.doc,
-        "branch_labels": sorted(revision.branch_labels),
-        "effective_head": revision.is_effective_head,
-    }
 
 
 def print_history(
@@ -80,39 +73,16 @@ def print_history(
     if not found:
         output.info(NO_REVISIONS if rev_range is None else f"No revisions in {rev_range}.")
         return
-    for line in _history_table(found, verbose, current or ()):
-        output.result(line)
+    print_saved_history("\n".join(history_table(found, verbose, current or ())))
 
 
-def _history_table(
-    found: Sequence[RevisionRecord], verbose: bool, current: tuple[str, ...]
-) -> list[str]:
-    def shown(revision: RevisionRecord, branches: bool = True) -> str:
-        marked = labelled(revision, branches=branches)
-        return f"{marked} (current)" if revision.revision in current else marked
-
-    if not verbose:
-        return output.table(
-            ("revision", "message"), ((shown(revision), revision.doc) for revision in found)
-        )
-    return output.table(
-        ("revision", "parent", "branch", "created", "message", "path"),
-        (
-            (
-                shown(revision, branches=False),
-                ", ".join(parents(revision)) or "base",
-                ", ".join(sorted(revision.branch_labels)),
-                _short_date(created(revision)),
-                revision.doc,
-                shown_path(revision.path),
-            )
-            for revision in found
-        ),
-    )
-
-
-def _short_date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+def print_saved_history(table: str) -> None:
+    """The history table as one text (the snapshot saves `history`'s), written at once
+    rather than flushed line by line; empty: no revisions."""
+    if not table:
+        output.info(NO_REVISIONS)
+        return
+    output.result(table)
 
 
 def print_current(

@@ -8,9 +8,11 @@ returns None, having printed nothing, and the command runs as usual. It answers 
   folder, disabled plugin or -p): a plugin may change the Config, or the command;
 - the command line is one of the commands with options listed in QUICK_OPTIONS, after the
   global options --env-file, --database-url and --verbose (--help and the rest go to Click);
-- the snapshot is still the graph of the files as they are; without one, `heads`, `history`
-  and `current` take the graph from the files here (graph_of_the_files), as the command's
-  context would, but without Typer or the plugin manager (a fresh clone's first run);
+- the snapshot is still the graph of the files as they are (`heads`, and `history` without
+  options, read only its first two lines: the answers they print are saved there, apart
+  from the graph); without one, `heads`, `history` and `current` take the graph from the
+  files here (graph_of_the_files), as the command's context would, but without Typer or
+  the plugin manager (a fresh clone's first run);
 - for `current` and `status`: DATABASE_URL names a SQLite file, whose version table is
   read through Python's own sqlite3, read-only (any other database, or an alembic.ini's URL,
   is read by the command, through SQLAlchemy); for `status`, the snapshot also knows which
@@ -31,7 +33,12 @@ from migrations_cli.core.settings import Settings, make_project_importable
 from migrations_cli.core.tool_tables import CHECKSUM_TABLE
 from migrations_cli.fanout import target_report
 from migrations_cli.graph import graph_snapshot
-from migrations_cli.graph.graph_snapshot import GraphSnapshot, only_built_in_plugins, read_snapshot
+from migrations_cli.graph.graph_snapshot import (
+    GraphSnapshot,
+    only_built_in_plugins,
+    read_answers,
+    read_snapshot,
+)
 
 if TYPE_CHECKING:
     from sqlite3 import Connection
@@ -64,11 +71,25 @@ def quick_answer(
     command = _quick_command(args)
     if command is None:
         return None
+    name, options = command
+    if name == "heads" or (name == "history" and not options):
+        # Their answers are saved on a line of their own: the graph is not even read.
+        saved = read_answers(settings)
+        if saved is not None:
+            answers, environment = saved
+            if not only_built_in_plugins(settings, environment):
+                return None
+            from migrations_cli.graph import graph_answers
+
+            if name == "heads":
+                graph_answers.print_saved_heads(answers, "--json" in options)
+            else:
+                graph_answers.print_saved_history(answers["history"])
+            return 0
     graph = read_snapshot(settings)
     environment = graph.inputs["environment"] if graph is not None else None
     if not only_built_in_plugins(settings, environment):
         return None
-    name, options = command
     database = None
     if name in ("current", "status"):
         database = _read_sqlite(settings)

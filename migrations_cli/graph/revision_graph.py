@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from migrations_cli.core.output import table
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from datetime import datetime
 
     from alembic.script import Script, ScriptDirectory
 
@@ -154,10 +156,46 @@ def created(script: RevisionRecord) -> datetime | None:
     match = _CREATE_DATE.search(script.longdoc)
     if not match:
         return None
+    from datetime import datetime  # (not imported by a quick answer, which needs no date)
+
     try:
         return datetime.fromisoformat(match[1])
     except ValueError:
         return None
+
+
+def history_table(
+    found: Sequence[RevisionRecord], verbose: bool, current: tuple[str, ...] = ()
+) -> list[str]:
+    """The revisions `found` as `history` prints them: a table, its header first, the
+    database's revisions (`current`) marked `(current)`."""
+
+    def shown(revision: RevisionRecord, branches: bool = True) -> str:
+        marked = labelled(revision, branches=branches)
+        return f"{marked} (current)" if revision.revision in current else marked
+
+    if not verbose:
+        return table(
+            ("revision", "message"), ((shown(revision), revision.doc) for revision in found)
+        )
+    return table(
+        ("revision", "parent", "branch", "created", "message", "path"),
+        (
+            (
+                shown(revision, branches=False),
+                ", ".join(parents(revision)) or "base",
+                ", ".join(sorted(revision.branch_labels)),
+                _short_date(created(revision)),
+                revision.doc,
+                shown_path(revision.path),
+            )
+            for revision in found
+        ),
+    )
+
+
+def _short_date(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def shown_path(path: str) -> str:
@@ -181,6 +219,16 @@ def revision_document(script: RevisionRecord) -> dict[str, Any]:
         "is_merge_point": script.is_merge_point,
         "created": moment.isoformat() if moment else None,
         "path": shown_path(script.path),
+    }
+
+
+def head_document(revision: RevisionRecord) -> dict[str, Any]:
+    """A head for `heads --json`."""
+    return {
+        "revision": revision.revision,
+        "message": revision.doc,
+        "branch_labels": sorted(revision.branch_labels),
+        "effective_head": revision.is_effective_head,
     }
 
 

@@ -13,7 +13,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -62,12 +61,12 @@ def scratch_database(
     if configured is None:
         with tempfile.TemporaryDirectory(prefix=f"migrate-{command}-") as folder:
             path = Path(folder) / "scratch.sqlite"
-            yield replace(settings, database_url=f"sqlite:///{path.as_posix()}")
+            yield settings._replace(database_url=f"sqlite:///{path.as_posix()}")
         return
     from migrations_cli.core.settings import _absolute_sqlite_path
 
     url = _absolute_sqlite_path(configured, settings.project_dir) or configured
-    scratch = replace(settings, database_url=url)
+    scratch = settings._replace(database_url=url)
     if settings.database_url and same_database(url, settings.database_url):
         raise SettingsError(
             f"the scratch database is the project's database (DATABASE_URL): {command} drops "

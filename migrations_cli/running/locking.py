@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from migrations_cli.core.errors import DatabaseError, MigrationsError, SettingsError, describe
 from migrations_cli.core.tool_tables import LOCK_TABLE
@@ -49,9 +49,9 @@ from migrations_cli.core.tool_tables import LOCK_TABLE
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-LockKind = Literal["advisory", "table", "none"]
-LOCK_KINDS: tuple[LockKind, ...] = ("advisory", "table", "none")
-DEFAULT_TIMEOUT_SECONDS = 300.0
+    # The kinds, and the default timeout, are read with the settings (core/settings.py).
+    from migrations_cli.core.settings import LockKind
+
 LOCK_NAME = "migrations_cli"
 LEASE_SECONDS = 30
 LEASE_MS = LEASE_SECONDS * 1000
