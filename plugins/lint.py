@@ -1,7 +1,8 @@
 """`migrate lint`: flag what in the revisions can lose data, lock a table, or not undo.
 
-The rules read each file's `op` calls without running them (see migrations_cli/guards/lint_rules.py
-for why); plugins add rules through the `lint_rules` hook.
+The rules read each file's `op` calls without running them (see
+migrations_cli/guards/revision_source.py for why); plugins add rules through the
+`lint_rules` hook.
 """
 
 from __future__ import annotations

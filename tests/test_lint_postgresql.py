@@ -11,12 +11,8 @@ import pytest
 from conftest import Project
 from test_lint import POSTGRES_ENV, line_of
 
-from migrations_cli.guards.lint_rules import (
-    BUILTIN_RULES,
-    LOCK_TIMEOUT_SETTING,
-    read_revision,
-    run_rules,
-)
+from migrations_cli.guards.lint_rules import BUILTIN_RULES, read_revision, run_rules
+from migrations_cli.guards.revision_source import LOCK_TIMEOUT_SETTING
 
 REAL_PROJECTS = Path(__file__).parent / "real_projects"
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from migrations_cli.core.context import MigrationsContext
     from migrations_cli.guards.lint_actions import Action
-    from migrations_cli.guards.lint_rules import Finding, Severity
+    from migrations_cli.guards.revision_source import Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def offline_statements(
     from alembic import command
     from alembic.util import CommandError
 
-    from migrations_cli.guards.lint_rules import dialect_of
+    from migrations_cli.guards.revision_source import dialect_of
 
     dialect = dialect_of(context.settings.database_url)
     if dialect != "postgresql":
@@ -201,7 +201,7 @@ def _run_squawk(executable: str, files: list[str]) -> list[dict[str, Any]]:
 
 def _squawk_finding(report: dict[str, Any], lines: list[tuple[int, int]]) -> Finding:
     """A squawk report (0-based line in the SQL file) on the revision line that wrote it."""
-    from migrations_cli.guards.lint_rules import Finding
+    from migrations_cli.guards.revision_source import Finding
 
     sql_line = int(report.get("line") or 0)
     line = next(

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrations_cli.guards.lint_rules import (
-    ACTION_RULES,
-    BUILTIN_RULES,
+from migrations_cli.guards.lint_rules import BUILTIN_RULES
+from migrations_cli.guards.postgresql_rules import ACTION_RULES
+from migrations_cli.guards.revision_source import (
     LOCK_TIMEOUT_SETTING,
     Finding,
     RevisionSource,
