@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrations_cli.core.errors import MigrationsError
+from migrations_cli.guards.op_calls import called_name
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -143,8 +144,7 @@ def data_operations(revisions: list[Script]) -> list[DataOperation]:
 def _is_data_call(node: ast.AST, helpers: set[str]) -> bool:
     if not isinstance(node, ast.Call):
         return False
-    function = node.func
-    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    name = called_name(node)
     return name in _DATA_CALLS or name in helpers
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator, Mapping
 
-from migrations_cli.guards.op_calls import string_literal
+from migrations_cli.guards.op_calls import called_name, string_literal
 
 EMPTY_TABLE = "empty_table"
 _TABLE_FACTORIES = frozenset({"table", "Table"})
+# Statements with names of their own: another function's `users = ...` is not the upgrade's.
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def emptied_tables(tree: ast.Module, sql_emptied: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -25,7 +27,8 @@ def emptied_tables(tree: ast.Module, sql_emptied: Iterable[tuple[str, int]]) -> 
     upgrade = _function(tree, "upgrade")
     if upgrade is None:
         return {}
-    names = {**_model_tables(tree), **_table_variables(tree.body), **_table_variables([upgrade])}
+    module_level = [node for node in tree.body if not isinstance(node, _SCOPES)]
+    names = {**_model_tables(tree), **_table_variables([*module_level, upgrade])}
     first: dict[str, int] = {}
     for table, line in [*sql_emptied, *_python_deletes(upgrade, names)]:
         first[table] = min(line, first.get(table, line))
@@ -65,7 +68,7 @@ def _table_variables(scope: Iterable[ast.AST]) -> dict[str, str]:
                 and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)
                 and isinstance(node.value, ast.Call)
-                and _called_name(node.value) in _TABLE_FACTORIES
+                and called_name(node.value) in _TABLE_FACTORIES
                 and node.value.args
                 and (table := string_literal(node.value.args[0])) is not None
             ):
@@ -87,11 +90,11 @@ def _python_deletes(
 
 def _delete_target(call: ast.Call) -> ast.expr | None:
     """`delete(users)` / `sa.delete(users)` → users; `users.delete()` → users."""
-    if _called_name(call) == "delete" and len(call.args) == 1 and not call.keywords:
+    if called_name(call) == "delete" and len(call.args) == 1 and not call.keywords:
         return call.args[0]
     if isinstance(call.func, ast.Attribute) and call.func.attr == "delete" and not call.args:
         value = call.func.value
-        if not (isinstance(value, ast.Call) and _called_name(value) == "query"):
+        if not (isinstance(value, ast.Call) and called_name(value) == "query"):
             return value
     return None
 
@@ -101,7 +104,7 @@ def _query_delete_target(call: ast.Call) -> ast.expr | None:
     func = call.func
     if isinstance(func, ast.Attribute) and func.attr == "delete":
         query = func.value
-        if isinstance(query, ast.Call) and _called_name(query) == "query" and len(query.args) == 1:
+        if isinstance(query, ast.Call) and called_name(query) == "query" and len(query.args) == 1:
             return query.args[0]
     return None
 
@@ -119,17 +122,8 @@ def _table_of(node: ast.expr, names: Mapping[str, str]) -> str | None:
         return names.get(node.id)
     if isinstance(node, ast.Attribute) and node.attr == "__table__":
         return _table_of(node.value, names)
-    if isinstance(node, ast.Call) and _called_name(node) in _TABLE_FACTORIES and node.args:
+    if isinstance(node, ast.Call) and called_name(node) in _TABLE_FACTORIES and node.args:
         return string_literal(node.args[0])
-    return None
-
-
-def _called_name(call: ast.Call) -> str | None:
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
     return None
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrations_cli.guards.emptied_tables import EMPTY_TABLE
-from migrations_cli.guards.op_calls import OpCall, is_true, string_literal
+from migrations_cli.guards.op_calls import OpCall, called_name, is_true, string_literal
 
 # Functions whose value changes row by row: a column added with one as its default makes
 # PostgreSQL rewrite the whole table under an ACCESS EXCLUSIVE lock (a constant or a stable
@@ -215,18 +215,11 @@ def _is_false(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and node.value is False
 
 
-def _call_name(node: ast.expr) -> str | None:
-    function = node.func if isinstance(node, ast.Call) else node
-    if isinstance(function, ast.Attribute):
-        return function.attr
-    return str(function.id) if isinstance(function, ast.Name) else None
-
-
 def _family(node: ast.expr | None) -> str | None:
     """`sa.DateTime(timezone=True)` → timestamptz, `sa.CHAR(3)` → char, `sa.Integer` → int."""
     if node is None:
         return None
-    name = _call_name(node)
+    name = called_name(node)
     family = _TYPE_FAMILIES.get((name or "").lower())
     if family == "timestamp" and isinstance(node, ast.Call):
         timezone = next((kw.value for kw in node.keywords if kw.arg == "timezone"), None)
@@ -239,7 +232,7 @@ def _family(node: ast.expr | None) -> str | None:
 
 def _column(node: ast.expr | None) -> Column | None:
     """A `sa.Column("id", sa.Integer(), primary_key=True, server_default=...)`."""
-    if not (isinstance(node, ast.Call) and _call_name(node) == "Column"):
+    if not (isinstance(node, ast.Call) and called_name(node) == "Column"):
         return None
     args = list(node.args)
     name = string_literal(args.pop(0)) if args and string_literal(args[0]) is not None else None
@@ -263,7 +256,7 @@ def _default_text(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant):
         return repr(node.value)
     if isinstance(node, ast.Call):
-        name = _call_name(node)
+        name = called_name(node)
         if name in ("text", "literal_column") and node.args:
             inner = node.args[0]
             if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
@@ -278,7 +271,7 @@ def _table_columns(args: Sequence[ast.expr]) -> tuple[Column, ...]:
     columns = [column for column in map(_column, args) if column is not None]
     keyed: set[str] = set()
     for node in args:
-        if isinstance(node, ast.Call) and _call_name(node) == "PrimaryKeyConstraint":
+        if isinstance(node, ast.Call) and called_name(node) == "PrimaryKeyConstraint":
             keyed |= {
                 arg.value
                 for arg in node.args

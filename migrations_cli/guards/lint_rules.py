@@ -12,7 +12,7 @@ import ast
 import re
 from collections.abc import Callable, Iterator
 
-from migrations_cli.guards.op_calls import OpCall, is_true, string_literal
+from migrations_cli.guards.op_calls import OpCall, called_name, is_true, string_literal
 from migrations_cli.guards.postgresql_rules import ACTION_RULES
 from migrations_cli.guards.revision_source import (
     DISABLE_SETTING,
@@ -48,16 +48,12 @@ _UNBOUNDED_TEXT = frozenset({"Text", "TEXT", "UnicodeText", "CLOB"})
 def _type_of(node: ast.expr | None) -> tuple[str, int | None] | None:
     """`sa.String(length=50)` → ("String", 50); `sa.Integer()` → ("Integer", None)."""
     node = _postgresql_variant(node)
+    name = called_name(node)
+    if name is None:
+        return None
+    length_node = None
     if isinstance(node, ast.Call):
-        function, args = node.func, node.args
-        length_node = args[0] if args else keyword_argument(node, "length")
-    elif isinstance(node, ast.Name | ast.Attribute):
-        function, length_node = node, None
-    else:
-        return None
-    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
-    if not isinstance(name, str):
-        return None
+        length_node = node.args[0] if node.args else keyword_argument(node, "length")
     length = length_node.value if isinstance(length_node, ast.Constant) else None
     return name, length if isinstance(length, int) else None
 
@@ -312,12 +308,7 @@ def _named_column(call: OpCall) -> str | None:
 def _column_argument(call: OpCall) -> ast.expr | None:
     """The second argument when it is a `Column(...)`."""
     node = call.keywords.get("column_name") or (call.args[1] if len(call.args) > 1 else None)
-    if isinstance(node, ast.Call):
-        function = node.func
-        name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
-        if name == "Column":
-            return node
-    return None
+    return node if isinstance(node, ast.Call) and called_name(node) == "Column" else None
 
 
 def column_for_a_name(revision: RevisionSource) -> Iterator[Finding]:

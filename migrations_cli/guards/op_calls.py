@@ -39,6 +39,15 @@ def string_literal(node: ast.expr | None) -> str | None:
     return None
 
 
+def called_name(node: ast.expr | None) -> str | None:
+    """The name a call or a type is written with: `sa.Column(...)` and `Column` → "Column";
+    None for anything else."""
+    function = node.func if isinstance(node, ast.Call) else node
+    if isinstance(function, ast.Attribute):
+        return function.attr
+    return function.id if isinstance(function, ast.Name) else None
+
+
 def is_true(node: ast.expr | None) -> bool:
     """Whether a node is the literal True."""
     return isinstance(node, ast.Constant) and node.value is True
