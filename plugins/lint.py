@@ -43,7 +43,7 @@ def lint(
         typer.Option(
             "--sql",
             help="Also lint each revision's offline SQL (what `upgrade --sql` writes), parsed "
-            "by PostgreSQL's parser (needs migrations-cli[sql] and a PostgreSQL DATABASE_URL).",
+            "by PostgreSQL's parser (needs migrations-cli\\[sql] and a PostgreSQL DATABASE_URL).",
         ),
     ] = False,
     squawk: Annotated[
@@ -51,7 +51,7 @@ def lint(
         typer.Option(
             "--squawk",
             help="Also run squawk on each revision's offline SQL and merge its findings "
-            "(needs migrations-cli[squawk]).",
+            "(needs migrations-cli\\[squawk]).",
         ),
     ] = False,
     output_format: FormatOption = OutputFormat.text,

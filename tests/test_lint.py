@@ -465,3 +465,11 @@ def test_batch_drops_name_the_table_of_their_block(project, migrate):
         "drop_column('alpha', 'a_col')",
         "drop_column('beta', 'b_col')",
     ]
+
+
+def test_help_names_the_extras_to_install(migrate):
+    """The extras are written in brackets, which the help's markup must not swallow."""
+    shown = " ".join(migrate("lint", "--help").stdout.split())
+
+    assert "migrations-cli[sql]" in shown
+    assert "migrations-cli[squawk]" in shown
